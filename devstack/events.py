@@ -1,0 +1,100 @@
+"""Lambda events and contexts as AWS builds them, for the local API, tests and benchmarks."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Python runtime's context object that our code and Powertools read."""
+
+    function_name: str = "local-function"
+    memory_limit_in_mb: int = 512
+    timeout_s: float = 10.0
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/local"
+    log_stream_name: str = "local"
+    _started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_s - (time.monotonic() - self._started)) * 1000))
+
+
+def http_api_event(
+    method: str,
+    path: str,
+    *,
+    route_key: str | None = None,
+    path_parameters: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    query: str = "",
+    body: bytes | str | None = None,
+    jwt_claims: dict[str, Any] | None = None,
+    source_ip: str = "127.0.0.1",
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API payload v2.0 event."""
+    now = datetime.now(UTC)
+    lower = {k.lower(): v for k, v in (headers or {}).items()}
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key or f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": lower,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": lower.get("host", "127.0.0.1:3000"),
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lower.get("user-agent", ""),
+            },
+            "requestId": request_id or uuid.uuid4().hex[:16] + "=",
+            "routeKey": route_key or f"{method} {path}",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if query:
+        from urllib.parse import parse_qsl  # noqa: PLC0415
+
+        event["queryStringParameters"] = dict(parse_qsl(query, keep_blank_values=True))
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if jwt_claims is not None:
+        event["requestContext"]["authorizer"] = {
+            "jwt": {"claims": jwt_claims, "scopes": None}
+        }
+    if body is not None:
+        raw = body.encode() if isinstance(body, str) else body
+        try:
+            event["body"] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            event["body"] = base64.b64encode(raw).decode()
+            event["isBase64Encoded"] = True
+    return event
+
+
+def response_body(response: dict[str, Any]) -> bytes:
+    body = response.get("body") or ""
+    if response.get("isBase64Encoded"):
+        return base64.b64decode(body)
+    return body.encode() if isinstance(body, str) else bytes(body)

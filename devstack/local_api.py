@@ -1,0 +1,121 @@
+"""A local HTTP API on 127.0.0.1:3000 that behaves like API Gateway in front of the functions.
+
+Each request is matched against the routes in template.yaml, turned into an HTTP API v2
+event, and passed to the function's handler exactly as Lambda would, one invocation at a
+time per function (one warm container each).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from devstack.events import LambdaContext, http_api_event, response_body
+from devstack.template import FunctionSpec, Route
+
+Handler = Callable[[Any, Any], Any]
+
+
+def _container_thread() -> None:
+    # Lambda runs the handler on the runtime's main thread, where asyncio (and so Mangum)
+    # finds an event loop; a worker thread needs one set explicitly.
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+@dataclass
+class BoundRoute:
+    route: Route
+    pattern: re.Pattern[str]
+    spec: FunctionSpec
+    handler: Handler
+    container: ThreadPoolExecutor
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if method != self.route.method:
+            return None
+        m = self.pattern.fullmatch(path)
+        return m.groupdict() if m else None
+
+
+def compile_path(path: str) -> re.Pattern[str]:
+    """``/policies/{policy_number}`` -> a regex with one named group per path parameter."""
+    parts = re.split(r"(\{[^}]+\})", path)
+    regex = "".join(
+        f"(?P<{p[1:-1].rstrip('+')}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts
+    )
+    return re.compile(regex)
+
+
+class LocalApi:
+    def __init__(self, bound: list[tuple[FunctionSpec, Handler]]) -> None:
+        self.routes: list[BoundRoute] = []
+        for spec, handler in bound:
+            # One thread per function: one warm container, one invocation at a time.
+            container = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=spec.logical_id, initializer=_container_thread
+            )
+            for route in spec.routes:
+                self.routes.append(
+                    BoundRoute(route, compile_path(route.path), spec, handler, container)
+                )
+
+    def invoke(self, method: str, raw_path: str, headers: dict[str, str],
+               body: bytes | None) -> tuple[int, dict[str, str], bytes]:
+        path, _, query = raw_path.partition("?")
+        for bound in self.routes:
+            params = bound.match(method, path)
+            if params is None:
+                continue
+            event = http_api_event(
+                method, path, route_key=f"{bound.route.method} {bound.route.path}",
+                path_parameters=params or None, headers=headers, query=query,
+                body=body if body else None,
+            )
+            context = LambdaContext(
+                function_name=bound.spec.logical_id, timeout_s=bound.spec.timeout_s,
+                memory_limit_in_mb=bound.spec.memory_mb,
+            )
+            response = bound.container.submit(bound.handler, event, context).result()
+            return (
+                int(response.get("statusCode", 200)),
+                {str(k): str(v) for k, v in (response.get("headers") or {}).items()},
+                response_body(response),
+            )
+        # API Gateway answers unknown routes itself, without invoking a function.
+        return 404, {"content-type": "application/json"}, json.dumps(
+            {"message": "Not Found"}
+        ).encode()
+
+    def serve(self, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHTTPServer:
+        api = self
+
+        class RequestHandler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items()}
+                status, out_headers, payload = api.invoke(self.command, self.path, headers, body)
+                self.send_response(status)
+                for name, value in out_headers.items():
+                    if name.lower() not in ("content-length", "connection"):
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass  # the functions log; the gateway stays quiet
+
+        server = ThreadingHTTPServer((host, port), RequestHandler)
+        server.daemon_threads = True
+        return server

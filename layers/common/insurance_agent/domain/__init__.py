@@ -1,0 +1,1 @@
+"""Pure insurance rules: no I/O, no AWS SDK, no web framework."""

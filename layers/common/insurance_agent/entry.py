@@ -1,0 +1,103 @@
+"""The Lambda entry point every function shares: one handler, three doors.
+
+- API Gateway HTTP API (v2) events go through Mangum to the function's FastAPI app, which is
+  imported on the first HTTP event only.
+- Bedrock Agent action-group events are answered in Bedrock's response format.
+- Anything else is a direct invocation (Step Functions, scripts): a JSON task.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from insurance_agent.catalog import Operation
+from insurance_agent.direct import handle_direct
+from insurance_agent.context import CallContext
+from insurance_agent.errors import AuditUnavailable, InsuranceAgentError, PayloadTooLarge
+from insurance_agent.observability import logger, metrics
+from insurance_agent.operations import record_refusal
+from insurance_agent.runtime import ContainerRuntime
+
+LambdaHandler = Callable[[Any, Any], Any]
+
+
+def event_kind(event: Any) -> str:
+    if isinstance(event, dict):
+        if "actionGroup" in event and "messageVersion" in event:
+            return "bedrock"
+        if isinstance(event.get("requestContext"), dict) and "routeKey" in event:
+            return "http"
+    return "direct"
+
+
+class FunctionEntry:
+    """Holds what a warm container reuses; ``handler`` is what Lambda calls."""
+
+    def __init__(self, operation: Operation, runtime: ContainerRuntime | None = None) -> None:
+        self.operation = operation
+        self.runtime = runtime or ContainerRuntime()
+        self._http: LambdaHandler | None = None
+
+    def handler(self, event: Any, context: Any) -> Any:
+        kind = event_kind(event)
+        logger.append_keys(intent=self.operation.intent, channel=kind)
+        if kind == "http":
+            return self._handle_http(event, context)
+        if kind == "bedrock":
+            from insurance_agent.bedrock import handle_bedrock  # noqa: PLC0415
+
+            return handle_bedrock(self.operation, self.runtime, event, context)
+        return handle_direct(self.operation, self.runtime, event, context)
+
+    def http_app(self) -> Any:
+        module_name, factory = self.operation.http_app.split(":")
+        return getattr(importlib.import_module(module_name), factory)(self.runtime)
+
+    def _handle_http(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        request_id = str((event.get("requestContext") or {}).get("requestId") or "unknown")
+        body = event.get("body") or ""
+        if len(body) > self.runtime.settings.max_body_bytes:
+            return self._refuse_too_large(request_id, context)
+        if self._http is None:
+            from mangum import Mangum  # noqa: PLC0415
+
+            self._http = Mangum(self.http_app(), lifespan="off")
+        response: dict[str, Any] = self._http(event, context)
+        response.setdefault("headers", {})["x-request-id"] = request_id
+        return response
+
+    def _refuse_too_large(self, request_id: str, context: Any) -> dict[str, Any]:
+        limit = self.runtime.settings.max_body_bytes
+        error: InsuranceAgentError = PayloadTooLarge(f"request body exceeds {limit} bytes")
+        ctx = CallContext(
+            request_id=request_id,
+            function_name=getattr(context, "function_name", "unknown"),
+            channel="http",
+        )
+        try:
+            record_refusal(self.runtime.services.audit, ctx, self.operation.intent, {}, error)
+        except AuditUnavailable as audit_error:
+            error = audit_error
+        return {
+            "statusCode": error.status,
+            "headers": {"content-type": "application/json", "x-request-id": request_id},
+            "body": json.dumps(error.body(request_id)),
+            "isBase64Encoded": False,
+        }
+
+
+def lambda_handler(operation: Operation) -> LambdaHandler:
+    """Build a function's ``handler``: Powertools context in the logs, metrics flushed."""
+    entry = FunctionEntry(operation)
+
+    @metrics.log_metrics
+    @logger.inject_lambda_context(clear_state=True)
+    def handler(event: Any, context: Any) -> Any:
+        metrics.add_metric(name="Invocations", unit="Count", value=1)
+        return entry.handler(event, context)
+
+    handler.entry = entry  # type: ignore[attr-defined]  # for tests and the local server
+    return handler

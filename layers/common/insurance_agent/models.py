@@ -1,0 +1,176 @@
+"""The contract: pydantic v2 models for what agents send, what they get, and what upstream says.
+
+IDs are validated here, at the edge, by pattern. Money is ``Decimal`` with an ISO 4217 code and
+serialises as a string so no float ever touches an amount. Times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+PolicyNumber = Annotated[str, StringConstraints(pattern=r"^POL-[0-9]{5,10}$")]
+ClaimId = Annotated[str, StringConstraints(pattern=r"^CLM-[0-9A-Z]{6,26}$")]
+CustomerId = Annotated[str, StringConstraints(pattern=r"^cust-[0-9]{1,12}$")]
+ConversationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
+IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,127}$")]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Peril = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{1,39}$")]
+# Two decimal places, at most a trillion: enough for any single claim or limit.
+Amount = Annotated[Decimal, Field(max_digits=15, decimal_places=2, allow_inf_nan=False)]
+
+PolicyStatus = Literal["active", "lapsed", "cancelled", "expired"]
+ClaimStatus = Literal[
+    "submitted", "under_review", "approved", "paid", "closed", "rejected", "withdrawn"
+]
+OPEN_CLAIM_STATUSES: frozenset[str] = frozenset({"submitted", "under_review", "approved"})
+Intent = Literal["policy_lookup", "claim_create", "claim_summary"]
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class UpstreamModel(BaseModel):
+    # Upstream may add fields; we keep what we know and never crash on the rest.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Money(Contract):
+    amount: Amount
+    currency: CurrencyCode
+
+
+# -- upstream system of record ------------------------------------------------------------
+
+
+class Coverage(UpstreamModel):
+    peril: Peril
+    limit: Amount
+    deductible: Amount
+
+
+class PolicyTotals(UpstreamModel):
+    aggregate_limit: Amount
+    deductible: Amount
+
+
+class Policy(UpstreamModel):
+    policy_number: PolicyNumber
+    status: PolicyStatus
+    product_line: str
+    customer_id: CustomerId
+    effective_date: date
+    expiration_date: date
+    # The day cover ended early (lapse for non-payment, cancellation); None while it runs.
+    terminated_on: date | None = None
+    currency: CurrencyCode
+    coverages: list[Coverage]
+    totals: PolicyTotals
+
+
+class Claim(UpstreamModel):
+    claim_id: ClaimId
+    policy_number: PolicyNumber
+    customer_id: CustomerId
+    status: ClaimStatus
+    loss_date: date
+    loss_type: Peril
+    description: str
+    amount_claimed: Money
+    paid_amount: Amount = Decimal("0.00")
+    reserve_amount: Amount = Decimal("0.00")
+    created_at: AwareDatetime
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_CLAIM_STATUSES
+
+
+# -- agent-facing requests ---------------------------------------------------------------
+
+
+class PolicyLookupRequest(Contract):
+    policy_number: PolicyNumber
+
+
+class ClaimRequest(Contract):
+    """First notice of loss, as an agent files it."""
+
+    policy_number: PolicyNumber
+    loss_date: date
+    loss_type: Peril
+    description: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    amount_claimed: Money
+    loss_location: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class ClaimSummaryRequest(Contract):
+    policy_number: PolicyNumber
+    claim_id: ClaimId | None = None
+
+
+# -- agent-facing answers ----------------------------------------------------------------
+
+
+class OpenClaim(Contract):
+    claim_id: ClaimId
+    status: ClaimStatus
+    loss_date: date
+    loss_type: Peril
+    amount_claimed: Money
+    reserve_amount: Amount
+
+
+class ClaimAssessment(Contract):
+    claim_id: ClaimId
+    status: ClaimStatus
+    amount_claimed: Money
+    deductible: Amount
+    estimated_payable: Amount
+
+
+class ClaimSummary(Contract):
+    policy_number: PolicyNumber
+    customer_id: CustomerId
+    policy_status: PolicyStatus
+    currency: CurrencyCode
+    coverage_limit: Amount
+    deductible: Amount
+    paid_to_date: Amount
+    reserved_to_date: Amount
+    remaining_limit: Amount
+    open_claims: list[OpenClaim]
+    claim: ClaimAssessment | None = None
+    summary: str
+    as_of: AwareDatetime
+
+
+# -- direct invocation (Step Functions, scripts): the HTTP request's fields plus the context
+#    that HTTP carries in headers ------------------------------------------------------------
+
+
+class CallerFields(Contract):
+    conversation_id: ConversationId
+    customer_id: CustomerId
+
+
+class PolicyLookupTask(CallerFields, PolicyLookupRequest):
+    pass
+
+
+class ClaimCreateTask(CallerFields, ClaimRequest):
+    idempotency_key: IdempotencyKey
+
+
+class ClaimSummaryTask(CallerFields, ClaimSummaryRequest):
+    pass
+
+
+def utc_now() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)

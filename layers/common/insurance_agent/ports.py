@@ -1,0 +1,48 @@
+"""The two interfaces the operations depend on; adapters live in ``upstream`` and ``audit``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from uuid import UUID
+
+from insurance_agent.errors import Outcome
+from insurance_agent.models import Claim, ClaimRequest, Intent, Policy
+
+
+class InsuranceApi(Protocol):
+    """The system of record: policies and claims."""
+
+    def get_policy(self, policy_number: str) -> Policy: ...
+
+    def list_claims(self, policy_number: str) -> list[Claim]: ...
+
+    def file_claim(self, claim: ClaimRequest, *, customer_id: str, idempotency_key: str) -> Claim:
+        ...
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One row of ``agent_interactions``; payload and result are already redacted."""
+
+    intent: Intent
+    outcome: Outcome
+    payload: dict[str, Any]
+    result: dict[str, Any] | None
+    request_id: str
+    function_name: str
+    channel: str
+    conversation_id: str | None = None
+    customer_id: str | None = None
+    principal: str | None = None
+    error_code: str | None = None
+    idempotency_key: str | None = None
+    duration_ms: float | None = None
+    intent_id: UUID | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class AuditStore(Protocol):
+    """Append-only record of every interaction. Raises ``AuditUnavailable`` when it cannot."""
+
+    def record(self, entry: AuditEntry) -> UUID: ...

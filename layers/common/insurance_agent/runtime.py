@@ -1,0 +1,52 @@
+"""What one Lambda container holds: settings, and the services built once on first use."""
+
+from __future__ import annotations
+
+import threading
+
+from insurance_agent.audit import PostgresAuditStore
+from insurance_agent.database import Database
+from insurance_agent.operations import Services
+from insurance_agent.api_key import api_key_provider
+from insurance_agent.settings import Settings, get_settings
+from insurance_agent.upstream import InsuranceApiClient
+
+
+def build_services(settings: Settings) -> tuple[Services, Database, InsuranceApiClient]:
+    database = Database(settings)
+    client = InsuranceApiClient(
+        str(settings.fastapi_insurance_base_url),
+        api_key_provider(settings),
+        connect_timeout_s=settings.upstream_connect_timeout_s,
+        read_timeout_s=settings.upstream_read_timeout_s,
+        retry_attempts=settings.upstream_retry_attempts,
+        retry_budget_s=settings.upstream_retry_budget_s,
+    )
+    return Services(upstream=client, audit=PostgresAuditStore(database)), database, client
+
+
+class ContainerRuntime:
+    """Reused across warm invocations: one HTTP client, one database pool."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        # Read at init so a misconfigured function fails its cold start, naming the setting.
+        self.settings = settings or get_settings()
+        self._services: Services | None = None
+        self.database: Database | None = None
+        self.client: InsuranceApiClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            with self._lock:
+                if self._services is None:
+                    self._services, self.database, self.client = build_services(self.settings)
+        return self._services
+
+    def close(self) -> None:
+        if self.database is not None:
+            self.database.close()
+        if self.client is not None:
+            self.client.close()
+        self._services = self.database = self.client = None

@@ -1,0 +1,74 @@
+"""Configuration, read from the environment once per container.
+
+A missing or malformed setting raises ``ConfigurationError`` naming it, so a misconfigured
+function fails at init instead of on some later request.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from insurance_agent.errors import ConfigurationError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    # -- database: a URL in development, host/user with an RDS IAM token in AWS ----------
+    database_url: SecretStr | None = None
+    db_iam_auth: bool = False
+    db_host: str | None = None
+    db_port: int = 5432
+    db_name: str = "postgres"
+    db_user: str | None = None
+    db_sslmode: str = "require"
+    db_connect_timeout_s: float = Field(default=2.0, gt=0)
+    # How long a request waits for the container's one connection before answering 503.
+    db_pool_timeout_s: float = Field(default=2.0, gt=0)
+    aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+
+    # -- upstream insurance API (system of record) ------------------------------------
+    fastapi_insurance_base_url: AnyHttpUrl
+    fastapi_insurance_api_key: SecretStr | None = None
+    fastapi_insurance_api_key_secret: str | None = None
+    upstream_connect_timeout_s: float = Field(default=1.0, gt=0)
+    upstream_read_timeout_s: float = Field(default=3.0, gt=0)
+    upstream_retry_attempts: int = Field(default=3, ge=1, le=10)
+    # Retries of one upstream call stop after this long, inside the function's time budget.
+    upstream_retry_budget_s: float = Field(default=4.0, gt=0)
+
+    # -- request limits -----------------------------------------------------------------
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+
+    @model_validator(mode="after")
+    def _one_way_to_each_dependency(self) -> Settings:
+        if self.db_iam_auth:
+            missing = [n for n in ("db_host", "db_user") if not getattr(self, n)]
+            if missing:
+                raise ValueError(f"DB_IAM_AUTH=true needs {', '.join(m.upper() for m in missing)}")
+        elif self.database_url is None:
+            raise ValueError("DATABASE_URL is required (or DB_IAM_AUTH=true with DB_HOST, DB_USER)")
+        if not (self.fastapi_insurance_api_key or self.fastapi_insurance_api_key_secret):
+            raise ValueError(
+                "FASTAPI_INSURANCE_API_KEY or FASTAPI_INSURANCE_API_KEY_SECRET is required"
+            )
+        return self
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()  # type: ignore[call-arg]  # values come from the environment
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper() or 'settings'}: {err['msg']}"
+            for err in exc.errors(include_url=False, include_input=False)
+        )
+        raise ConfigurationError(f"invalid configuration: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,267 @@
+"""httpx client of the upstream insurance REST API (the system of record).
+
+One ``httpx.Client`` per container, reused across warm invocations (a sync client: it is not
+bound to an event loop, so Mangum's per-invocation loop cannot break it). Retries use
+``stamina`` (exponential backoff with jitter, capped by a time budget, Retry-After honoured).
+Every failure leaves as one of the layer's errors; nothing from httpx or pydantic escapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import httpx
+import stamina
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from insurance_agent.errors import (
+    ClaimNotFound,
+    IdempotencyConflict,
+    InsuranceAgentError,
+    PolicyNotFound,
+    UpstreamBadResponse,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
+from insurance_agent.models import Claim, ClaimRequest, Policy, utc_now
+
+M = TypeVar("M", bound=BaseModel)
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+# A Retry-After longer than this is not waited for inside a Lambda invocation.
+MAX_RETRY_AFTER_S = 2.0
+_claims_adapter = TypeAdapter(list[Claim])
+
+
+class _RetryableStatus(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"upstream answered {response.status_code}")
+        self.response = response
+
+
+class BearerAuth(httpx.Auth):
+    """Reads the key at each request so a rotated secret is picked up when its cache expires."""
+
+    def __init__(self, key_provider: Callable[[], str]) -> None:
+        self._key_provider = key_provider
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._key_provider()}"
+        yield request
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - utc_now()).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def _backoff_hook(idempotent: bool) -> Callable[[Exception], bool | float]:
+    def hook(exc: Exception) -> bool | float:
+        # A refused or timed-out connect never reached upstream: safe for any method.
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            return True
+        if not idempotent:
+            return False
+        if isinstance(exc, httpx.RemoteProtocolError):
+            return True
+        if isinstance(exc, _RetryableStatus):
+            wait = retry_after_seconds(exc.response)
+            if wait is None:
+                return True
+            return wait if wait <= MAX_RETRY_AFTER_S else False
+        return False
+
+    return hook
+
+
+class InsuranceApiClient:
+    """Implements ``ports.InsuranceApi`` over HTTP."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key_provider: Callable[[], str],
+        *,
+        connect_timeout_s: float = 1.0,
+        read_timeout_s: float = 3.0,
+        retry_attempts: int = 3,
+        retry_budget_s: float = 4.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._retry_attempts = retry_attempts
+        self._retry_budget_s = retry_budget_s
+        self.http = httpx.Client(
+            base_url=base_url,
+            auth=BearerAuth(key_provider),
+            timeout=httpx.Timeout(
+                connect=connect_timeout_s, read=read_timeout_s, write=read_timeout_s, pool=1.0
+            ),
+            # A Lambda container serves one request at a time: one kept-alive connection.
+            limits=httpx.Limits(max_connections=4, max_keepalive_connections=1),
+            headers={"Accept": "application/json", "User-Agent": "insurance-agent-api/0.1"},
+            transport=transport,
+        )
+
+    # -- the port -------------------------------------------------------------------------
+
+    def get_policy(self, policy_number: str) -> Policy:
+        response = self._send("GET", f"/v1/policies/{policy_number}", not_found=PolicyNotFound)
+        return _parse(Policy, response)
+
+    def list_claims(self, policy_number: str) -> list[Claim]:
+        response = self._send(
+            "GET", f"/v1/policies/{policy_number}/claims", not_found=PolicyNotFound
+        )
+        try:
+            return _claims_adapter.validate_python(_json(response))
+        except ValidationError as exc:
+            raise _bad_shape(response, exc) from None
+
+    def file_claim(self, claim: ClaimRequest, *, customer_id: str, idempotency_key: str) -> Claim:
+        body = claim.model_dump(mode="json") | {"customer_id": customer_id}
+        response = self._send(
+            "POST",
+            "/v1/claims",
+            json=body,
+            headers={"Idempotency-Key": idempotency_key},
+            # Upstream deduplicates on the key, so a retried POST cannot file twice.
+            idempotent=True,
+            not_found=PolicyNotFound,
+        )
+        return _parse(Claim, response)
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- transport, retries and error mapping ----------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        not_found: type[InsuranceAgentError] = ClaimNotFound,
+        idempotent: bool | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        idempotent = method in ("GET", "HEAD") if idempotent is None else idempotent
+        try:
+            for attempt in stamina.retry_context(
+                on=_backoff_hook(idempotent),
+                attempts=self._retry_attempts,
+                timeout=self._retry_budget_s,
+                wait_initial=0.05,
+                wait_max=1.0,
+                wait_jitter=0.1,
+            ):
+                with attempt:
+                    response = self.http.request(method, path, json=json, headers=headers)
+                    if response.status_code in RETRYABLE_STATUS:
+                        raise _RetryableStatus(response)
+        except _RetryableStatus as exc:
+            raise _status_error(exc.response) from None
+        except httpx.TimeoutException:
+            raise UpstreamTimeout(
+                f"upstream did not answer {method} {_route(path)} in time"
+            ) from None
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable(
+                f"upstream unreachable for {method} {_route(path)}",
+                details={"reason": type(exc).__name__},
+            ) from None
+        return self._check(response, not_found)
+
+    @staticmethod
+    def _check(response: httpx.Response, not_found: type[InsuranceAgentError]) -> httpx.Response:
+        status = response.status_code
+        if status < 400:
+            return response
+        reason = _upstream_reason(response)
+        if status == 404:
+            raise not_found(reason or "not found upstream")
+        if status in (400, 422):
+            raise ValidationFailed(
+                f"upstream refused the request: {reason}", details={"upstream_status": status}
+            )
+        if status == 409:
+            raise IdempotencyConflict(reason or "conflicting request upstream")
+        if status in (401, 403):
+            raise UpstreamUnavailable(
+                "upstream refused our credentials",
+                code="UPSTREAM_AUTH_FAILED",
+                details={"upstream_status": status},
+            )
+        raise UpstreamBadResponse(
+            f"upstream answered an unexpected {status}", details={"upstream_status": status}
+        )
+
+
+def _status_error(response: httpx.Response) -> InsuranceAgentError:
+    status = response.status_code
+    details: dict[str, Any] = {"upstream_status": status}
+    wait = retry_after_seconds(response)
+    if wait is not None:
+        details["retry_after_s"] = wait
+    if status in (429, 503):
+        return UpstreamUnavailable(
+            "upstream is busy; try again later", status=503, code="UPSTREAM_THROTTLED",
+            details=details,
+        )
+    if status == 504:
+        return UpstreamTimeout("upstream gateway timed out", details=details)
+    return UpstreamUnavailable(f"upstream failed with {status}", details=details)
+
+
+def _route(path: str) -> str:
+    return path.split("?", 1)[0]
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise UpstreamBadResponse(
+            "upstream answered with a body that is not JSON",
+            details={"upstream_status": response.status_code},
+        ) from None
+
+
+def _parse(model: type[M], response: httpx.Response) -> M:
+    try:
+        return model.model_validate(_json(response))
+    except ValidationError as exc:
+        raise _bad_shape(response, exc) from None
+
+
+def _bad_shape(response: httpx.Response, exc: ValidationError) -> UpstreamBadResponse:
+    fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})[:10]
+    return UpstreamBadResponse(
+        "upstream answered with an unexpected shape",
+        details={"upstream_status": response.status_code, "fields": fields},
+    )
+
+
+def _upstream_reason(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict):
+        detail = body.get("detail") or body.get("message") or body.get("error")
+        if isinstance(detail, str):
+            return detail[:300]
+        if detail is not None:
+            return str(detail)[:300]
+    return ""

@@ -1,0 +1,1 @@
+"""The HTTP door: one FastAPI app per function, served through Mangum."""

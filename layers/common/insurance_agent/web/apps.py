@@ -1,0 +1,71 @@
+"""The three FastAPI apps, one per function: typed routes, pydantic models as the contract."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated
+
+from fastapi import FastAPI, Header, Path
+
+from insurance_agent.models import (
+    Claim,
+    ClaimRequest,
+    ClaimSummary,
+    ClaimSummaryRequest,
+    IdempotencyKey,
+    Policy,
+    PolicyLookupRequest,
+    PolicyNumber,
+)
+from insurance_agent.operations import create_claim, lookup_policy, summarize_claims
+from insurance_agent.runtime import ContainerRuntime
+from insurance_agent.web.app_factory import Context, ServicesDep, create_app
+
+
+
+def policy_lookup_app(runtime: ContainerRuntime) -> FastAPI:
+    app = create_app("policy_lookup", runtime, title="PolicyLookupFunction")
+
+    @app.get("/policies/{policy_number}", response_model=Policy, tags=["policies"])
+    def get_policy(
+        policy_number: Annotated[PolicyNumber, Path(description="e.g. POL-10001")],
+        ctx: Context,
+        services: ServicesDep,
+    ) -> Policy:
+        """The policy as the system of record holds it: status, term, coverages, totals."""
+        return lookup_policy(services, ctx, PolicyLookupRequest(policy_number=policy_number))
+
+    return app
+
+
+def claim_create_app(runtime: ContainerRuntime) -> FastAPI:
+    app = create_app("claim_create", runtime, title="ClaimCreateFunction")
+
+    @app.post("/claims", response_model=Claim, status_code=201, tags=["claims"])
+    def post_claim(
+        claim: ClaimRequest,
+        idempotency_key: Annotated[
+            IdempotencyKey, Header(description="Same key, same claim: retries never file twice")
+        ],
+        ctx: Context,
+        services: ServicesDep,
+    ) -> Claim:
+        """File a first notice of loss after checking it against the policy."""
+        return create_claim(services, replace(ctx, idempotency_key=idempotency_key), claim)
+
+    return app
+
+
+def claim_summary_app(runtime: ContainerRuntime) -> FastAPI:
+    app = create_app("claim_summary", runtime, title="ClaimSummaryFunction")
+
+    @app.post("/agent/claim-summary", response_model=ClaimSummary, tags=["agent"])
+    def post_claim_summary(
+        request: ClaimSummaryRequest, ctx: Context, services: ServicesDep
+    ) -> ClaimSummary:
+        """The coverage position of a policy, and what a given claim may pay."""
+        return summarize_claims(services, ctx, request)
+
+    return app
+
+
