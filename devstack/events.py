@@ -74,15 +74,13 @@ def http_api_event(
         "isBase64Encoded": False,
     }
     if query:
-        from urllib.parse import parse_qsl  # noqa: PLC0415
+        from urllib.parse import parse_qsl
 
         event["queryStringParameters"] = dict(parse_qsl(query, keep_blank_values=True))
     if path_parameters:
         event["pathParameters"] = path_parameters
     if jwt_claims is not None:
-        event["requestContext"]["authorizer"] = {
-            "jwt": {"claims": jwt_claims, "scopes": None}
-        }
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": jwt_claims, "scopes": None}}
     if body is not None:
         raw = body.encode() if isinstance(body, str) else body
         try:

@@ -32,8 +32,9 @@ def resolve_environment(spec: FunctionSpec, overrides: dict[str, str]) -> dict[s
     return env
 
 
-def load_handler(spec: FunctionSpec, *, code_dir: Path | None = None,
-                 extra_paths: Iterable[Path] = ()) -> Handler:
+def load_handler(
+    spec: FunctionSpec, *, code_dir: Path | None = None, extra_paths: Iterable[Path] = ()
+) -> Handler:
     code = code_dir or spec.code_dir
     for path in [code, *extra_paths]:
         if str(path) not in sys.path:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -65,20 +65,26 @@ class LocalApi:
                     BoundRoute(route, compile_path(route.path), spec, handler, container)
                 )
 
-    def invoke(self, method: str, raw_path: str, headers: dict[str, str],
-               body: bytes | None) -> tuple[int, dict[str, str], bytes]:
+    def invoke(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes | None
+    ) -> tuple[int, dict[str, str], bytes]:
         path, _, query = raw_path.partition("?")
         for bound in self.routes:
             params = bound.match(method, path)
             if params is None:
                 continue
             event = http_api_event(
-                method, path, route_key=f"{bound.route.method} {bound.route.path}",
-                path_parameters=params or None, headers=headers, query=query,
+                method,
+                path,
+                route_key=f"{bound.route.method} {bound.route.path}",
+                path_parameters=params or None,
+                headers=headers,
+                query=query,
                 body=body if body else None,
             )
             context = LambdaContext(
-                function_name=bound.spec.logical_id, timeout_s=bound.spec.timeout_s,
+                function_name=bound.spec.logical_id,
+                timeout_s=bound.spec.timeout_s,
                 memory_limit_in_mb=bound.spec.memory_mb,
             )
             response = bound.container.submit(bound.handler, event, context).result()
@@ -88,9 +94,11 @@ class LocalApi:
                 response_body(response),
             )
         # API Gateway answers unknown routes itself, without invoking a function.
-        return 404, {"content-type": "application/json"}, json.dumps(
-            {"message": "Not Found"}
-        ).encode()
+        return (
+            404,
+            {"content-type": "application/json"},
+            json.dumps({"message": "Not Found"}).encode(),
+        )
 
     def serve(self, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHTTPServer:
         api = self
@@ -101,7 +109,7 @@ class LocalApi:
             def _handle(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else None
-                headers = {k: v for k, v in self.headers.items()}
+                headers = dict(self.headers.items())
                 status, out_headers, payload = api.invoke(self.command, self.path, headers, body)
                 self.send_response(status)
                 for name, value in out_headers.items():
@@ -111,9 +119,9 @@ class LocalApi:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass  # the functions log; the gateway stays quiet
 
         server = ThreadingHTTPServer((host, port), RequestHandler)

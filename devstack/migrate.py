@@ -1,6 +1,6 @@
 """Apply the schema migrations with yoyo (plain SQL files, tracked in the database).
 
-    python -m devstack.migrate [--database-url URL] [--only app|reference]
+python -m devstack.migrate [--database-url URL] [--only app|reference]
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ def yoyo_url(database_url: str) -> str:
     scheme, sep, rest = database_url.partition("://")
     if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
         return f"postgresql+psycopg://{rest}"
-    raise ValueError(f"not a PostgreSQL URL (scheme {scheme!r})") if sep else ValueError(
-        "DATABASE_URL must be a URL like postgresql://user@host:5432/db"
+    raise (
+        ValueError(f"not a PostgreSQL URL (scheme {scheme!r})")
+        if sep
+        else ValueError("DATABASE_URL must be a URL like postgresql://user@host:5432/db")
     )
 
 

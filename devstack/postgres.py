@@ -88,7 +88,7 @@ def docker_engine_answers(timeout: float = 0.25) -> bool:
 def _from_docker() -> FoundPostgres | None:
     if not docker_engine_answers():
         return None
-    from testcontainers.postgres import PostgresContainer  # noqa: PLC0415
+    from testcontainers.postgres import PostgresContainer
 
     container = PostgresContainer("postgres:16-alpine", driver=None)
     container.start()
@@ -96,11 +96,11 @@ def _from_docker() -> FoundPostgres | None:
 
 
 def _from_embedded() -> FoundPostgres:
-    import pgserver  # noqa: PLC0415
+    import pgserver
 
     pgdata = ROOT / ".local" / "pgdata"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     return FoundPostgres(server.get_uri(), "embedded (pgserver)", server)
 
 
@@ -130,7 +130,7 @@ def with_database(url: str, dbname: str) -> str:
 
 
 def _to_url(info: dict[str, Any]) -> str:
-    from urllib.parse import quote  # noqa: PLC0415
+    from urllib.parse import quote
 
     user = quote(str(info.get("user", "postgres")), safe="")
     password = info.get("password")

@@ -48,10 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         specs = functions()
         for spec in specs.values():
             os.environ.update(resolve_environment(spec, env))
-        layers = [d for d in layer_dirs()]
+        layers = list(layer_dirs())
         bound = [(spec, load_handler(spec, extra_paths=layers)) for spec in specs.values()]
         server = LocalApi(bound).serve(port=args.port)
-        from datetime import UTC, datetime  # noqa: PLC0415
+        from datetime import UTC, datetime
 
         print(f"postgres: {stack.postgres.source}; database {args.database}", flush=True)
         print(f"reference insurance service: {stack.reference.url}", flush=True)

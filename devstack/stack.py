@@ -85,8 +85,16 @@ def start_reference_service(
     api_key = api_key or "ref-" + secrets.token_urlsafe(24)
     log_path = log_path or ROOT / ".local" / f"reference-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    args = [sys.executable, "-m", "reference_service", "--port", str(port), "--admin",
-            "--database-url", database_url]
+    args = [
+        sys.executable,
+        "-m",
+        "reference_service",
+        "--port",
+        str(port),
+        "--admin",
+        "--database-url",
+        database_url,
+    ]
     if reset:
         args.append("--reset")
     env = os.environ | {"REFERENCE_API_KEY": api_key, "PYTHONPATH": str(ROOT)}
@@ -124,8 +132,9 @@ class Stack:
 
 
 @contextlib.contextmanager
-def local_stack(database: str = "insurance_agent", *, reference_port: int | None = None,
-                reset: bool = False) -> Iterator[Stack]:
+def local_stack(
+    database: str = "insurance_agent", *, reference_port: int | None = None, reset: bool = False
+) -> Iterator[Stack]:
     found = find_postgres()
     try:
         url = ensure_database(found.url, database)

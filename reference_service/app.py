@@ -1,6 +1,5 @@
 """The reference insurance REST API (the upstream system of record in dev and tests)."""
 
-
 import hashlib
 import hmac
 import json
@@ -71,7 +70,11 @@ class AdminState:
 def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastAPI:
     app = FastAPI(title="Reference insurance service", version="1.0.0")
     pool: ConnectionPool[Any] = ConnectionPool(
-        database_url, min_size=1, max_size=8, open=True, name="reference",
+        database_url,
+        min_size=1,
+        max_size=8,
+        open=True,
+        name="reference",
         kwargs={"autocommit": True, "row_factory": dict_row},
     )
     state = AdminState()
@@ -88,16 +91,22 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
             rule = state.take_fault(request.method, request.url.path)
             if rule is not None:
                 if rule.delay_s:
-                    import anyio  # noqa: PLC0415
+                    import anyio
 
                     await anyio.sleep(rule.delay_s)
                 if rule.status is not None:
                     headers = {"Retry-After": rule.retry_after} if rule.retry_after else None
-                    content = rule.body if rule.body is not None else json.dumps(
-                        {"detail": f"injected fault {rule.status}"}
+                    content = (
+                        rule.body
+                        if rule.body is not None
+                        else json.dumps({"detail": f"injected fault {rule.status}"})
                     )
-                    return Response(content, status_code=rule.status, headers=headers,
-                                    media_type="application/json")
+                    return Response(
+                        content,
+                        status_code=rule.status,
+                        headers=headers,
+                        media_type="application/json",
+                    )
         response: Response = await call_next(request)
         return response
 
@@ -108,8 +117,9 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
     def authorized(authorization: Annotated[str | None, Header()] = None) -> None:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), api_key.encode()):
-            raise HTTPException(401, "missing or invalid API key",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"}
+            )
 
     Db = Annotated[psycopg.Connection[Any], Depends(conn)]
     auth = [Depends(authorized)]
@@ -133,16 +143,18 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
 
     @app.get("/v1/claims/{claim_id}", dependencies=auth)
     def get_claim(claim_id: str, db: Db) -> dict[str, Any]:
-        row = db.execute("SELECT * FROM reference.claims WHERE claim_id = %s",
-                         (claim_id,)).fetchone()
+        row = db.execute(
+            "SELECT * FROM reference.claims WHERE claim_id = %s", (claim_id,)
+        ).fetchone()
         if row is None:
             raise HTTPException(404, f"claim {claim_id} not found")
         return _claim_out(row)
 
     @app.get("/v1/customers/{customer_id}", dependencies=auth)
     def get_customer(customer_id: str, db: Db) -> dict[str, Any]:
-        row = db.execute("SELECT * FROM reference.customers WHERE customer_id = %s",
-                         (customer_id,)).fetchone()
+        row = db.execute(
+            "SELECT * FROM reference.customers WHERE customer_id = %s", (customer_id,)
+        ).fetchone()
         if row is None:
             raise HTTPException(404, f"customer {customer_id} not found")
         policies = db.execute(
@@ -184,10 +196,19 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
                 " idempotency_key, request_hash)"
                 " VALUES (%s, %s, %s, 'submitted', %s, %s, %s, %s, %s, %s, %s, %s)"
                 " RETURNING *",
-                (f"CLM-{number['nextval']:06d}", claim.policy_number, claim.customer_id,
-                 claim.loss_date, claim.loss_type, claim.description, claim.loss_location,
-                 claim.amount_claimed.amount, claim.amount_claimed.currency, idempotency_key,
-                 request_hash),
+                (
+                    f"CLM-{number['nextval']:06d}",
+                    claim.policy_number,
+                    claim.customer_id,
+                    claim.loss_date,
+                    claim.loss_type,
+                    claim.description,
+                    claim.loss_location,
+                    claim.amount_claimed.amount,
+                    claim.amount_claimed.currency,
+                    idempotency_key,
+                    request_hash,
+                ),
             ).fetchone()
         assert row is not None
         return _claim_out(row)
@@ -240,8 +261,9 @@ def _add_admin_routes(
 
 
 def _policy(db: psycopg.Connection[Any], policy_number: str) -> dict[str, Any]:
-    row = db.execute("SELECT * FROM reference.policies WHERE policy_number = %s",
-                     (policy_number,)).fetchone()
+    row = db.execute(
+        "SELECT * FROM reference.policies WHERE policy_number = %s", (policy_number,)
+    ).fetchone()
     if row is None:
         raise HTTPException(404, f"policy {policy_number} not found")
     coverages = db.execute(
@@ -259,12 +281,17 @@ def _policy(db: psycopg.Connection[Any], policy_number: str) -> dict[str, Any]:
         "terminated_on": row["terminated_on"].isoformat() if row["terminated_on"] else None,
         "currency": row["currency"],
         "coverages": [
-            {"peril": c["peril"], "limit": str(c["limit_amount"]),
-             "deductible": str(c["deductible"])}
+            {
+                "peril": c["peril"],
+                "limit": str(c["limit_amount"]),
+                "deductible": str(c["deductible"]),
+            }
             for c in coverages
         ],
-        "totals": {"aggregate_limit": str(row["aggregate_limit"]),
-                   "deductible": str(row["deductible"])},
+        "totals": {
+            "aggregate_limit": str(row["aggregate_limit"]),
+            "deductible": str(row["deductible"]),
+        },
     }
 
 
@@ -287,11 +314,12 @@ def _claim_out(row: dict[str, Any]) -> dict[str, Any]:
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {
-        k: (v.isoformat() if isinstance(v, date | datetime) else str(v) if isinstance(v, Decimal)
-            else v)
+        k: (
+            v.isoformat()
+            if isinstance(v, date | datetime)
+            else str(v)
+            if isinstance(v, Decimal)
+            else v
+        )
         for k, v in row.items()
     }
-
-
-
-

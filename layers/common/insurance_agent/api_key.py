@@ -24,7 +24,7 @@ def api_key_provider(settings: Settings) -> Callable[[], str]:
 
     def from_secrets_manager() -> str:
         # Imported here: only containers configured for Secrets Manager pay for boto3.
-        from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
+        from aws_lambda_powertools.utilities import parameters
 
         value = parameters.get_secret(secret_name, max_age=SECRET_MAX_AGE_S)
         if isinstance(value, bytes):

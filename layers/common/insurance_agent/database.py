@@ -25,7 +25,7 @@ APPLICATION_NAME = "insurance-agent-api"
 
 def rds_auth_token(host: str, port: int, user: str, region: str) -> str:
     """Sign an RDS IAM auth token locally (no API call). boto3 comes with the Lambda runtime."""
-    import boto3  # noqa: PLC0415  -- only the IAM-auth path pays for importing boto3
+    import boto3
 
     client = boto3.client("rds", region_name=region)
     return str(client.generate_db_auth_token(DBHostname=host, Port=port, DBUsername=user))
@@ -44,7 +44,8 @@ def connection_params(settings: Settings) -> tuple[str, Callable[[], dict[str, A
         return settings.database_url.get_secret_value(), lambda: base
 
     def iam_kwargs() -> dict[str, Any]:
-        assert settings.db_host and settings.db_user  # guaranteed by Settings' validator
+        assert settings.db_host
+        assert settings.db_user
         return base | {
             "host": settings.db_host,
             "port": settings.db_port,

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from insurance_agent.catalog import Operation
-from insurance_agent.direct import handle_direct
 from insurance_agent.context import CallContext
+from insurance_agent.direct import handle_direct
 from insurance_agent.errors import AuditUnavailable, InsuranceAgentError, PayloadTooLarge
 from insurance_agent.observability import logger, metrics
 from insurance_agent.operations import record_refusal
@@ -46,10 +46,6 @@ class FunctionEntry:
         logger.append_keys(intent=self.operation.intent, channel=kind)
         if kind == "http":
             return self._handle_http(event, context)
-        if kind == "bedrock":
-            from insurance_agent.bedrock import handle_bedrock  # noqa: PLC0415
-
-            return handle_bedrock(self.operation, self.runtime, event, context)
         return handle_direct(self.operation, self.runtime, event, context)
 
     def http_app(self) -> Any:
@@ -62,7 +58,7 @@ class FunctionEntry:
         if len(body) > self.runtime.settings.max_body_bytes:
             return self._refuse_too_large(request_id, context)
         if self._http is None:
-            from mangum import Mangum  # noqa: PLC0415
+            from mangum import Mangum
 
             self._http = Mangum(self.http_app(), lifespan="off")
         response: dict[str, Any] = self._http(event, context)

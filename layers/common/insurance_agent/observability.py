@@ -22,6 +22,6 @@ def tracing_enabled() -> bool:
 
 @lru_cache(maxsize=1)
 def tracer() -> Any:
-    from aws_lambda_powertools import Tracer  # noqa: PLC0415  -- costly import, opt-in
+    from aws_lambda_powertools import Tracer
 
     return Tracer()

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -35,8 +35,6 @@ from insurance_agent.models import (
 )
 from insurance_agent.ports import AuditEntry, AuditStore, InsuranceApi
 from insurance_agent.redaction import redact
-
-R = TypeVar("R", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -99,13 +97,17 @@ def record_refusal(
     """Audit a request refused before its operation ran (bad input at the edge)."""
     audit.record(
         entry_for(
-            ctx, intent, payload, outcome=error.outcome, result=error.body(ctx.request_id),
+            ctx,
+            intent,
+            payload,
+            outcome=error.outcome,
+            result=error.body(ctx.request_id),
             error_code=error.code,
         )
     )
 
 
-def run_audited(
+def run_audited[R: BaseModel](
     services: Services,
     ctx: CallContext,
     intent: Intent,
@@ -123,13 +125,18 @@ def run_audited(
         result = action(trail)
     except InsuranceAgentError as exc:
         error = exc
-    except Exception as exc:  # a bug: audited and answered as a bare 500, never a traceback
+    except Exception as exc:  # noqa: BLE001  -- a bug: audited, answered as a bare 500
         error, cause = InsuranceAgentError("internal error"), exc
     else:
         services.audit.record(
             entry_for(
-                ctx, intent, payload, outcome="ok", result=result.model_dump(mode="json"),
-                duration_ms=elapsed_ms(), intent_id=trail.intent_id,
+                ctx,
+                intent,
+                payload,
+                outcome="ok",
+                result=result.model_dump(mode="json"),
+                duration_ms=elapsed_ms(),
+                intent_id=trail.intent_id,
             )
         )
         return result
@@ -140,8 +147,14 @@ def run_audited(
     try:
         services.audit.record(
             entry_for(
-                ctx, intent, payload, outcome=error.outcome, result=error.body(ctx.request_id),
-                error_code=error.code, duration_ms=elapsed_ms(), intent_id=trail.intent_id,
+                ctx,
+                intent,
+                payload,
+                outcome=error.outcome,
+                result=error.body(ctx.request_id),
+                error_code=error.code,
+                duration_ms=elapsed_ms(),
+                intent_id=trail.intent_id,
             )
         )
     except AuditUnavailable as audit_error:

@@ -17,8 +17,9 @@ class InsuranceApi(Protocol):
 
     def list_claims(self, policy_number: str) -> list[Claim]: ...
 
-    def file_claim(self, claim: ClaimRequest, *, customer_id: str, idempotency_key: str) -> Claim:
-        ...
+    def file_claim(
+        self, claim: ClaimRequest, *, customer_id: str, idempotency_key: str
+    ) -> Claim: ...
 
 
 @dataclass(frozen=True)

@@ -57,9 +57,7 @@ def redact_text(text: str) -> str:
 def redact(value: Any) -> Any:
     """A copy of ``value`` with sensitive keys masked and free text scrubbed."""
     if isinstance(value, dict):
-        return {
-            k: (MASK if _is_sensitive(k) else redact(v)) for k, v in value.items()
-        }
+        return {k: (MASK if _is_sensitive(k) else redact(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     if isinstance(value, str):

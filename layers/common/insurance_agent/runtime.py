@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 
+from insurance_agent.api_key import api_key_provider
 from insurance_agent.audit import PostgresAuditStore
 from insurance_agent.database import Database
 from insurance_agent.operations import Services
-from insurance_agent.api_key import api_key_provider
 from insurance_agent.settings import Settings, get_settings
 from insurance_agent.upstream import InsuranceApiClient
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import stamina
@@ -28,7 +28,6 @@ from insurance_agent.errors import (
 )
 from insurance_agent.models import Claim, ClaimRequest, Policy, utc_now
 
-M = TypeVar("M", bound=BaseModel)
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 # A Retry-After longer than this is not waited for inside a Lambda invocation.
 MAX_RETRY_AFTER_S = 2.0
@@ -216,7 +215,9 @@ def _status_error(response: httpx.Response) -> InsuranceAgentError:
         details["retry_after_s"] = wait
     if status in (429, 503):
         return UpstreamUnavailable(
-            "upstream is busy; try again later", status=503, code="UPSTREAM_THROTTLED",
+            "upstream is busy; try again later",
+            status=503,
+            code="UPSTREAM_THROTTLED",
             details=details,
         )
     if status == 504:
@@ -238,7 +239,7 @@ def _json(response: httpx.Response) -> Any:
         ) from None
 
 
-def _parse(model: type[M], response: httpx.Response) -> M:
+def _parse[M: BaseModel](model: type[M], response: httpx.Response) -> M:
     try:
         return model.model_validate(_json(response))
     except ValidationError as exc:

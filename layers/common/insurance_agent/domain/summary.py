@@ -47,9 +47,7 @@ def summarize(
             status=claim.status,
             amount_claimed=claim.amount_claimed,
             deductible=deductible,
-            estimated_payable=estimated_payable(
-                claim.amount_claimed.amount, deductible, remaining
-            ),
+            estimated_payable=estimated_payable(claim.amount_claimed.amount, deductible, remaining),
         )
     return ClaimSummary(
         policy_number=policy.policy_number,

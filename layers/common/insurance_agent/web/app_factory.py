@@ -113,7 +113,7 @@ def _edge_context(request: Request) -> CallContext:
     headers = request.headers
     conversation_id = headers.get("x-conversation-id")
     customer_id = headers.get("x-customer-id")
-    from pydantic import TypeAdapter, ValidationError  # noqa: PLC0415
+    from pydantic import TypeAdapter, ValidationError
 
     def valid(adapter: TypeAdapter[str], value: str | None) -> str | None:
         if value is None:
@@ -188,7 +188,8 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONR
         error = RouteNotFound(f"no route {request.method} {request.url.path}")
     elif exc.status_code == 405:
         error = RouteNotFound(
-            f"method {request.method} not allowed on {request.url.path}", status=405,
+            f"method {request.method} not allowed on {request.url.path}",
+            status=405,
             code="METHOD_NOT_ALLOWED",
         )
     else:

@@ -22,7 +22,6 @@ from insurance_agent.runtime import ContainerRuntime
 from insurance_agent.web.app_factory import Context, ServicesDep, create_app
 
 
-
 def policy_lookup_app(runtime: ContainerRuntime) -> FastAPI:
     app = create_app("policy_lookup", runtime, title="PolicyLookupFunction")
 
@@ -67,5 +66,3 @@ def claim_summary_app(runtime: ContainerRuntime) -> FastAPI:
         return summarize_claims(services, ctx, request)
 
     return app
-
-

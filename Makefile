@@ -1,0 +1,60 @@
+# The two commands a new user needs: `make run` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.12 matches the Lambda runtime in template.yaml. pyenv keeps it off PATH here,
+# and SAM's build looks for `python3.12` on PATH: put the real interpreter first.
+PY312_BIN := $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin) $(wildcard /usr/local/bin/python3.12) )
+ifneq ($(PY312_BIN),)
+export PATH := $(patsubst %/python3.12,%,$(PY312_BIN)):$(PATH)
+endif
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := 3.12
+
+UV_VERSION := 0.13.9
+UV := .local/tools/bin/uv
+RUN := $(UV) run --frozen
+
+.PHONY: help env run test lint typecheck check migrate trail history invoke clean
+
+help:
+	@echo "make run        local stack: Postgres + migrations + reference service + API on :3000"
+	@echo "make test       lint, type-check and the whole test suite (what CI runs)"
+	@echo "make migrate    apply migrations to DATABASE_URL"
+	@echo "make trail CONVERSATION=conv-001   a conversation's audit trail"
+	@echo "make history CUSTOMER=cust-7788    a customer's history"
+
+.local/tools/bin/uv:
+	python3 -m venv .local/tools
+	.local/tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+env: .venv/.synced
+
+run: env
+	$(RUN) python -m devstack.run
+
+test: env lint typecheck
+	$(RUN) pytest
+
+lint: env
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: env
+	$(RUN) mypy layers/common/insurance_agent devstack reference_service ops functions
+
+migrate: env
+	$(RUN) python -m devstack.migrate
+
+trail: env
+	$(RUN) python -m ops trail --conversation "$(CONVERSATION)"
+
+history: env
+	$(RUN) python -m ops history --customer "$(CUSTOMER)"
+
+clean:
+	rm -rf .venv .aws-sam .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Operator commands over the audit trail (`python -m ops --help`)."""

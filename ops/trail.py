@@ -1,0 +1,87 @@
+"""Read the audit trail: a conversation's interactions, or a customer's history."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+COLUMNS = (
+    "id, created_at, conversation_id, customer_id, intent, outcome, error_code, payload, "
+    "result, request_id, function_name, channel, principal, idempotency_key, duration_ms, "
+    "intent_id"
+)
+
+
+def fetch(
+    database_url: str,
+    *,
+    conversation_id: str | None = None,
+    customer_id: str | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    if (conversation_id is None) == (customer_id is None):
+        raise ValueError("give exactly one of conversation_id, customer_id")
+    column = "conversation_id" if conversation_id is not None else "customer_id"
+    value = conversation_id if conversation_id is not None else customer_id
+    sql = (
+        f"SELECT {COLUMNS} FROM agent_interactions WHERE {column} = %s "
+        "ORDER BY created_at, id LIMIT %s"
+    )
+    with psycopg.connect(database_url, row_factory=dict_row, prepare_threshold=None) as conn:
+        return conn.execute(sql, (value, limit)).fetchall()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if value is not None and not isinstance(value, str | int | float | bool | dict | list):
+        return str(value)
+    return value
+
+
+def as_json_lines(rows: Iterable[dict[str, Any]]) -> Iterable[str]:
+    for row in rows:
+        yield json.dumps({k: _plain(v) for k, v in row.items()}, sort_keys=True)
+
+
+def _what_was_answered(row: dict[str, Any]) -> str:
+    result = row.get("result") or {}
+    if row["outcome"] == "pending":
+        return "intent recorded, filing upstream"
+    if "error" in result:
+        return f"{result['error'].get('code')}: {result['error'].get('message')}"
+    for key in ("claim_id", "status", "policy_status"):
+        if key in result:
+            extra = (
+                f" status={result['status']}" if key == "claim_id" and "status" in result else ""
+            )
+            return f"{key}={result[key]}{extra}"
+    return ""
+
+
+def as_text(rows: list[dict[str, Any]]) -> Iterable[str]:
+    if not rows:
+        yield "(no interactions)"
+        return
+    for row in rows:
+        asked = ", ".join(
+            f"{k}={v}"
+            for k, v in sorted((row["payload"] or {}).items())
+            if not isinstance(v, dict | list)
+        )
+        yield (
+            f"{row['created_at']:%Y-%m-%d %H:%M:%S.%f}Z  {row['intent']:<13} "
+            f"{row['outcome']:<7} {row['channel']:<7} conv={row['conversation_id'] or '-'} "
+            f"cust={row['customer_id'] or '-'}  asked: {asked or '-'}  "
+            f"answered: {_what_was_answered(row)}  request={row['request_id']}"
+            + (f"  completes={row['intent_id']}" if row["intent_id"] else "")
+        )
+    yield f"({len(rows)} interaction{'s' if len(rows) != 1 else ''})"

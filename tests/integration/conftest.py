@@ -1,0 +1,111 @@
+"""Handlers for integration tests: the real ones loaded from template.yaml, or ones with
+their own container runtime when a test needs different settings (a dead upstream, say)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from devstack.lambda_runtime import load_handler
+from devstack.stack import ReferenceService
+from devstack.template import functions, layer_dirs
+from tests.conftest import Answer, call_http
+
+ROUTES = {
+    "PolicyLookupFunction": "GET /policies/{policy_number}",
+    "ClaimCreateFunction": "POST /claims",
+    "ClaimSummaryFunction": "POST /agent/claim-summary",
+}
+
+
+@pytest.fixture(scope="session")
+def handlers(function_env: dict[str, str]) -> Iterator[dict[str, Callable[[Any, Any], Any]]]:
+    """Each function's handler, imported from its code dir with the layer on the path."""
+    loaded = {
+        spec.logical_id: load_handler(spec, extra_paths=layer_dirs())
+        for spec in functions().values()
+    }
+    yield loaded
+    for handler in loaded.values():
+        handler.entry.runtime.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def make_entry(function_env: dict[str, str]) -> Iterator[Callable[..., Any]]:
+    """A fresh container (own pool, own client) for one operation, with settings overridden."""
+    from insurance_agent.catalog import OPERATIONS
+    from insurance_agent.entry import FunctionEntry
+    from insurance_agent.runtime import ContainerRuntime
+    from insurance_agent.settings import Settings
+
+    made: list[FunctionEntry] = []
+
+    def make(intent: str, **overrides: Any) -> FunctionEntry:
+        entry = FunctionEntry(OPERATIONS[intent], ContainerRuntime(Settings(**overrides)))
+        made.append(entry)
+        return entry
+
+    yield make
+    for entry in made:
+        entry.runtime.close()
+
+
+def headers_for(
+    conversation_id: str, customer_id: str = "cust-7788", **extra: str
+) -> dict[str, str]:
+    return {
+        "X-Conversation-Id": conversation_id,
+        "X-Customer-Id": customer_id,
+        "Content-Type": "application/json",
+        **extra,
+    }
+
+
+def lookup(
+    handler: Callable[[Any, Any], Any], policy_number: str, headers: dict[str, str]
+) -> Answer:
+    return call_http(
+        handler,
+        "GET",
+        f"/policies/{policy_number}",
+        route_key=ROUTES["PolicyLookupFunction"],
+        path_parameters={"policy_number": policy_number},
+        headers=headers,
+        function_name="PolicyLookupFunction",
+    )
+
+
+def post(
+    handler: Callable[[Any, Any], Any], function: str, body: Any, headers: dict[str, str]
+) -> Answer:
+    import json
+
+    route = ROUTES[function]
+    return call_http(
+        handler,
+        "POST",
+        route.split(" ", 1)[1],
+        route_key=route,
+        headers=headers,
+        body=body if isinstance(body, str | bytes) else json.dumps(body),
+        function_name=function,
+    )
+
+
+def claim_body(**overrides: Any) -> dict[str, Any]:
+    from datetime import UTC, datetime, timedelta
+
+    body: dict[str, Any] = {
+        "policy_number": "POL-10001",
+        "loss_date": (datetime.now(UTC).date() - timedelta(days=2)).isoformat(),
+        "loss_type": "collision",
+        "description": "Backed into a bollard in a parking garage.",
+        "amount_claimed": {"amount": "1800.00", "currency": "USD"},
+    }
+    body.update(overrides)
+    return body
+
+
+__all__ = ["ReferenceService", "claim_body", "headers_for", "lookup", "post"]
