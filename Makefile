@@ -15,7 +15,7 @@ UV_VERSION := 0.13.9
 UV := .local/tools/bin/uv
 RUN := $(UV) run --frozen
 
-.PHONY: help env run test lint typecheck check migrate trail history invoke clean
+.PHONY: help env run test lint typecheck migrate trail history aws-tools layer-requirements build clean
 
 help:
 	@echo "make run        local stack: Postgres + migrations + reference service + API on :3000"
@@ -55,6 +55,32 @@ trail: env
 
 history: env
 	$(RUN) python -m ops history --customer "$(CUSTOMER)"
+
+# AWS tools live in environments of their own, listed in tools/aws-tools.txt.
+AWS_TOOLS := .local/aws-tools
+SAM := $(AWS_TOOLS)/sam/bin/sam
+CHECKOV := $(AWS_TOOLS)/checkov/bin/checkov
+
+$(AWS_TOOLS)/.installed: tools/aws-tools.txt | $(UV)
+	@while IFS=: read -r name pkgs; do \
+	  [[ -z "$$name" || "$$name" == \#* ]] && continue; \
+	  $(UV) venv -q --allow-existing --python 3.12 $(AWS_TOOLS)/$$name && \
+	  $(UV) pip install -q --python $(AWS_TOOLS)/$$name/bin/python $$pkgs || exit 1; \
+	done < tools/aws-tools.txt
+	@touch $@
+
+aws-tools: $(AWS_TOOLS)/.installed
+
+# The layer's pins come from uv.lock: one source of versions.
+layer-requirements: | $(UV)
+	@( echo "# Generated from uv.lock by \`make layer-requirements\`; do not edit. boto3 comes with the Lambda runtime."; \
+	   $(UV) export --frozen --no-dev --no-hashes --no-emit-project --no-header --no-annotate \
+	     --format requirements-txt ) > layers/common/requirements.txt
+
+# Without a container; for the host architecture so the artifacts can be loaded here.
+ARCH ?= $(shell uname -m | sed 's/aarch64/arm64/')
+build: aws-tools
+	$(SAM) build --parameter-overrides Architecture=$(ARCH)
 
 clean:
 	rm -rf .venv .aws-sam .mypy_cache .ruff_cache .pytest_cache
