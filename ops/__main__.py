@@ -2,6 +2,7 @@
 
     python -m ops trail --conversation conv-001 [--json]
     python -m ops history --customer cust-7788 [--json]
+    python -m ops verify (--conversation conv-001 | --all)   exit 1 on a broken chain
 
 Reads DATABASE_URL (or --database-url).
 """
@@ -12,6 +13,7 @@ import argparse
 import os
 import sys
 
+from ops import verify
 from ops.trail import as_json_lines, as_text, fetch
 
 
@@ -30,8 +32,15 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--json", action="store_true", help="one JSON object per line")
         p.add_argument("--limit", type=int, default=500)
         p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    check = sub.add_parser("verify", help="verify the audit hash chains; exit 1 if one is broken")
+    which = check.add_mutually_exclusive_group(required=True)
+    which.add_argument("--conversation", help="one conversation's chain")
+    which.add_argument("--all", action="store_true", help="every chain (for a schedule)")
+    check.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     args = parser.parse_args(argv)
     url = args.database_url or _dev_database_url()
+    if args.command == "verify":
+        return _verify(url, args.conversation)
     if args.command == "trail":
         rows = fetch(url, conversation_id=args.conversation, limit=args.limit)
     else:
@@ -40,6 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     for line in lines:
         print(line)
     return 0
+
+
+def _verify(url: str, conversation_id: str | None) -> int:
+    report = verify.verify(url, conversation_id=conversation_id)
+    for line in verify.as_lines(report):
+        print(line)
+    if conversation_id is not None and report.rows == 0:
+        # Nothing to verify is not a pass: the whole conversation may have been deleted.
+        print(f"NOT FOUND: no audit rows for conversation {conversation_id}")
+        return 1
+    return 0 if report.ok else 1
 
 
 def _dev_database_url() -> str:
