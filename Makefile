@@ -16,6 +16,7 @@ UV := .local/tools/bin/uv
 RUN := $(UV) run --frozen
 
 .PHONY: help env run test lint typecheck migrate trail history aws-tools layer-requirements build clean
+.PHONY: verify load
 
 help:
 	@echo "make run        local stack: Postgres + migrations + reference service + API on :3000"
@@ -23,6 +24,8 @@ help:
 	@echo "make migrate    apply migrations to DATABASE_URL"
 	@echo "make trail CONVERSATION=conv-001   a conversation's audit trail"
 	@echo "make history CUSTOMER=cust-7788    a customer's history"
+	@echo "make verify     verify the audit hash chains (exit 1 if broken)"
+	@echo "make load       load with faults: Postgres restart + upstream kill, figures printed"
 
 .local/tools/bin/uv:
 	python3 -m venv .local/tools
@@ -55,6 +58,14 @@ trail: env
 
 history: env
 	$(RUN) python -m ops history --customer "$(CUSTOMER)"
+
+# Exits 1 on a broken audit chain: fit for a schedule.
+verify: env
+	$(RUN) python -m ops verify --all
+
+# Load with faults (Postgres restart, upstream kill); prints the figures.
+load: env
+	$(RUN) python -m devstack.load
 
 # AWS tools live in environments of their own, listed in tools/aws-tools.txt.
 AWS_TOOLS := .local/aws-tools
