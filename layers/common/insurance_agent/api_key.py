@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from insurance_agent.errors import ConfigurationError
+from insurance_agent.redaction import register_secret
 from insurance_agent.settings import Settings
 
 SECRET_MAX_AGE_S = 300
@@ -31,6 +32,7 @@ def api_key_provider(settings: Settings) -> Callable[[], str]:
             value = value.decode()
         if not isinstance(value, str) or not value.strip():
             raise ConfigurationError(f"secret {secret_name} holds no API key")
+        register_secret(value.strip())
         return value.strip()
 
     return from_secrets_manager

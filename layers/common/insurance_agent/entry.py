@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from insurance_agent.direct import handle_direct
 from insurance_agent.errors import AuditUnavailable, InsuranceAgentError, PayloadTooLarge
 from insurance_agent.observability import logger, metrics
 from insurance_agent.operations import record_refusal
+from insurance_agent.redaction import mask_event
 from insurance_agent.runtime import ContainerRuntime
 
 LambdaHandler = Callable[[Any, Any], Any]
@@ -88,11 +90,16 @@ class FunctionEntry:
 def lambda_handler(operation: Operation) -> LambdaHandler:
     """Build a function's ``handler``: Powertools context in the logs, metrics flushed."""
     entry = FunctionEntry(operation)
+    # POWERTOOLS_LOGGER_LOG_EVENT is honoured here rather than by Powertools, which would log
+    # the raw event (Authorization header included): the event is masked first.
+    log_event = os.environ.get("POWERTOOLS_LOGGER_LOG_EVENT", "false").lower() in ("1", "true")
 
     @metrics.log_metrics
-    @logger.inject_lambda_context(clear_state=True)
+    @logger.inject_lambda_context(clear_state=True, log_event=False)
     def handler(event: Any, context: Any) -> Any:
         metrics.add_metric(name="Invocations", unit="Count", value=1)
+        if log_event:
+            logger.info({"event": mask_event(event)})
         return entry.handler(event, context)
 
     handler.entry = entry  # type: ignore[attr-defined]  # for tests and the local server

@@ -6,13 +6,46 @@ is enabled, i.e. when ``POWERTOOLS_TRACE_DISABLED`` is not true.
 
 from __future__ import annotations
 
+import logging
 import os
+import traceback
 from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "insurance-agent-api"))
+from insurance_agent.redaction import redact, redact_text
+
+
+class RedactingFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON log line, redacted as a whole just before it is written: whatever a
+    caller of ``logger`` passes (a message, extra keys, an exception), no secret gets out."""
+
+    def serialize(self, log: Any) -> str:
+        return super().serialize(redact(log))
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts a record's message and traceback before any handler sees it, for handlers other
+    than ours that the record propagates to (a test's log capture, a library's handler)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.msg)
+        if isinstance(record.args, dict):
+            record.args = redact(record.args)
+        elif record.args:
+            record.args = tuple(redact(list(record.args)))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact_text("".join(traceback.format_exception(*record.exc_info)))
+        return True
+
+
+logger = Logger(
+    service=os.environ.get("POWERTOOLS_SERVICE_NAME", "insurance-agent-api"),
+    logger_formatter=RedactingFormatter(),
+)
+logger.addFilter(RedactingFilter())
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "InsuranceAgentApi"))
 
 

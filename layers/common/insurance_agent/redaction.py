@@ -1,8 +1,23 @@
-"""Redaction of secrets and personal data before anything is logged or audited."""
+"""Redaction of secrets and personal data before anything is logged or audited.
+
+Three rules, applied to every log line (``observability``) and every audit row (``operations``):
+
+- by key: a value under a sensitive key (``SENSITIVE_KEYS``) is replaced whole;
+- by pattern: shapes of personal data inside free text (government ids, cards, IBANs, emails,
+  phone numbers, dates of birth, bearer tokens, passwords in URLs) are replaced in place;
+- by value: the container's own secrets (the upstream API key, the database password) are
+  registered when they are read, and replaced wherever they turn up.
+
+Logged Lambda events additionally go through Powertools data masking (``mask_event``), which
+erases the event's credential-bearing fields by path.
+"""
 
 from __future__ import annotations
 
 import re
+import threading
+import warnings
+from collections.abc import Iterable
 from typing import Any
 
 MASK = "***"
@@ -34,12 +49,26 @@ SENSITIVE_KEYS = frozenset(
         "iban",
         "routing_number",
         "card_number",
+        "account_number",
+        "tax_id",
+        "x_amz_security_token",
     }
 )
 
 # Shapes of personal data inside free text (descriptions, notes).
 _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE), "Bearer " + MASK),
+    # user:password@ in connection strings and URLs.
+    (re.compile(r"(?<=://)([^:/@\s]+):[^@\s]+@"), r"\1:" + MASK + "@"),
+    (
+        re.compile(
+            r"\b(?:dob|d\.o\.b\.?|date of birth|birth ?date|born(?: on)?)\s*[:=-]?\s*"
+            r"(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
+            r"|\d{1,2} [A-Za-z]{3,9} \d{4}|[A-Za-z]{3,9} \d{1,2},? \d{4})",
+            re.IGNORECASE,
+        ),
+        "[dob]",
+    ),
     (re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), "[ssn]"),
     (re.compile(r"\b(?:\d[ -]?){13,19}\b"), "[card]"),
     (re.compile(r"\b[A-Z]{2}\d{2}[A-Z0-9]{11,30}\b"), "[iban]"),
@@ -48,22 +77,80 @@ _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# Secrets shorter than this are not registered: masking them would mangle ordinary text.
+MIN_SECRET_LENGTH = 8
+_secrets: set[str] = set()
+_secrets_pattern: re.Pattern[str] | None = None
+_secrets_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Mask this exact value wherever it appears from now on, in this container."""
+    global _secrets_pattern
+    if not value or len(value) < MIN_SECRET_LENGTH or value in _secrets:
+        return
+    with _secrets_lock:
+        _secrets.add(value)
+        # Longest first, so a secret containing another is masked whole.
+        alternatives = sorted(_secrets, key=len, reverse=True)
+        _secrets_pattern = re.compile("|".join(re.escape(s) for s in alternatives))
+
+
+def register_secrets(values: Iterable[str | None]) -> None:
+    for value in values:
+        register_secret(value)
+
+
 def redact_text(text: str) -> str:
+    if _secrets_pattern is not None:
+        text = _secrets_pattern.sub(MASK, text)
     for pattern, replacement in _TEXT_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
 
 
 def redact(value: Any) -> Any:
-    """A copy of ``value`` with sensitive keys masked and free text scrubbed."""
+    """A copy of ``value`` with sensitive keys masked and free text scrubbed. Anything that is
+    not JSON-shaped (an exception in a log line, say) is redacted as its text."""
     if isinstance(value, dict):
         return {k: (MASK if _is_sensitive(k) else redact(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     if isinstance(value, str):
         return redact_text(value)
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact_text(str(value))
 
 
 def _is_sensitive(key: object) -> bool:
     return isinstance(key, str) and key.lower().replace("-", "_") in SENSITIVE_KEYS
+
+
+# Where a Lambda event carries credentials: API Gateway HTTP API (v2) headers (lower-cased by
+# the gateway), cookies, and the verified JWT's claims (which may hold an email or a name).
+EVENT_SECRET_PATHS = (
+    "$.headers.authorization",
+    "$.headers.cookie",
+    "$.headers['x-api-key']",
+    "$.headers['x-amz-security-token']",
+    "$.cookies",
+    "$.requestContext.authorizer",
+    "$.multiValueHeaders.authorization",
+)
+
+
+def mask_event(event: Any) -> Any:
+    """A copy of a Lambda event fit for a log line: credential paths erased by Powertools data
+    masking, then the general rules for everything else (bodies, free text)."""
+    if not isinstance(event, dict):
+        return redact(event)
+    from aws_lambda_powertools.utilities.data_masking import DataMasking
+
+    with warnings.catch_warnings():
+        # Absent paths are normal (not every event has cookies): not worth a warning each.
+        warnings.simplefilter("ignore")
+        erased = DataMasking(raise_on_missing_field=False).erase(
+            event, fields=list(EVENT_SECRET_PATHS)
+        )
+    return redact(erased)

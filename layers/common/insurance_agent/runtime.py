@@ -8,6 +8,7 @@ from insurance_agent.api_key import api_key_provider
 from insurance_agent.audit import PostgresAuditStore
 from insurance_agent.database import Database
 from insurance_agent.operations import Services
+from insurance_agent.redaction import register_secrets
 from insurance_agent.settings import Settings, get_settings
 from insurance_agent.upstream import InsuranceApiClient
 
@@ -31,6 +32,7 @@ class ContainerRuntime:
     def __init__(self, settings: Settings | None = None) -> None:
         # Read at init so a misconfigured function fails its cold start, naming the setting.
         self.settings = settings or get_settings()
+        register_secrets(self.settings.secret_values())
         self._services: Services | None = None
         self.database: Database | None = None
         self.client: InsuranceApiClient | None = None

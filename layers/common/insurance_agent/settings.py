@@ -7,6 +7,7 @@ function fails at init instead of on some later request.
 from __future__ import annotations
 
 from functools import lru_cache
+from urllib.parse import unquote, urlsplit
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +57,19 @@ class Settings(BaseSettings):
                 "FASTAPI_INSURANCE_API_KEY or FASTAPI_INSURANCE_API_KEY_SECRET is required"
             )
         return self
+
+    def secret_values(self) -> list[str]:
+        """The secrets these settings hold, for redaction: the API key, the database password."""
+        values = (
+            [self.fastapi_insurance_api_key.get_secret_value()]
+            if self.fastapi_insurance_api_key
+            else []
+        )
+        if self.database_url is not None:
+            password = urlsplit(self.database_url.get_secret_value()).password
+            if password:
+                values += [password, unquote(password)]
+        return values
 
 
 def load_settings() -> Settings:

@@ -1,0 +1,126 @@
+"""Redaction rules, one by one: what is masked, and what must survive (dates of loss, money)."""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+
+import pytest
+from aws_lambda_powertools import Logger
+from insurance_agent.observability import RedactingFormatter
+from insurance_agent.redaction import MASK, mask_event, redact, redact_text, register_secret
+
+
+@pytest.mark.parametrize(
+    ("text", "leaked", "marker"),
+    [
+        ("my ssn is 123-45-6789", "123-45-6789", "[ssn]"),
+        ("card 4111 1111 1111 1111 please", "4111 1111 1111 1111", "[card]"),
+        ("pay to GB82WEST12345698765432", "GB82WEST12345698765432", "[iban]"),
+        ("write to dana.whitfield@example.com", "dana.whitfield@example.com", "[email]"),
+        ("call +1 415 555 0142 after six", "415 555 0142", "[phone]"),
+        ("DOB: 03/14/1984", "03/14/1984", "[dob]"),
+        ("born on 1984-03-14 in Ohio", "1984-03-14", "[dob]"),
+        ("date of birth 14 March 1984", "14 March 1984", "[dob]"),
+        ("Authorization: Bearer eyJhbGciOi.abc.def", "eyJhbGciOi.abc.def", "Bearer ***"),
+        ("postgresql://app:s3cr3t-pw@db:5432/x", "s3cr3t-pw", "app:***@"),
+    ],
+)
+def test_free_text_patterns(text, leaked, marker):
+    scrubbed = redact_text(text)
+    assert leaked not in scrubbed
+    assert marker in scrubbed
+
+
+def test_sensitive_keys_are_masked_whole_at_any_depth_whatever_their_spelling():
+    data = {
+        "Authorization": "Bearer x",
+        "nested": [{"X-Api-Key": "k1", "date_of_birth": "1984-03-14", "IBAN": "GB82"}],
+        "password": {"even": "a dict"},
+    }
+    assert redact(data) == {
+        "Authorization": MASK,
+        "nested": [{"X-Api-Key": MASK, "date_of_birth": MASK, "IBAN": MASK}],
+        "password": MASK,
+    }
+
+
+def test_claim_facts_survive_redaction():
+    claim = {
+        "policy_number": "POL-10001",
+        "loss_date": "2026-11-20",
+        "amount_claimed": {"amount": "1800.00", "currency": "USD"},
+        "claim_id": "CLM-01J8ZK3QW5",
+        "description": "Rear-ended at a light on 2026-11-20; bumper and tail light.",
+    }
+    assert redact(claim) == claim
+
+
+def test_a_registered_secret_is_masked_wherever_it_appears():
+    secret = "sk-" + secrets.token_urlsafe(16)
+    register_secret(secret)
+    assert redact({"note": f"upstream said: bad key {secret}!"}) == {
+        "note": f"upstream said: bad key {MASK}!"
+    }
+
+
+def test_short_values_are_not_registered_as_secrets():
+    register_secret("abc")
+    assert redact_text("abc def") == "abc def"
+
+
+def test_mask_event_erases_credentials_by_path_and_keeps_the_rest():
+    event = {
+        "headers": {"authorization": "Bearer tok.en.x", "x-api-key": "key-123456789"},
+        "cookies": ["session=abcdef"],
+        "requestContext": {
+            "requestId": "r-1",
+            "authorizer": {"jwt": {"claims": {"email": "a@b.example"}}},
+        },
+        "body": '{"description": "ssn 123-45-6789"}',
+    }
+    masked = json.dumps(mask_event(event))
+    for leaked in ("tok.en.x", "key-123456789", "session=abcdef", "a@b.example", "123-45-6789"):
+        assert leaked not in masked
+    assert '"requestId": "r-1"' in masked
+    assert event["headers"]["authorization"] == "Bearer tok.en.x"  # the caller's copy untouched
+
+
+def test_log_lines_are_redacted_whatever_the_caller_logs():
+    stream = io.StringIO()
+    log = Logger(
+        service=f"redaction-test-{secrets.token_hex(3)}",
+        logger_formatter=RedactingFormatter(),
+        stream=stream,
+    )
+    log.info("calling upstream", extra={"headers": {"Authorization": "Bearer abc.def.ghi"}})
+    log.info({"event": {"body": "my ssn is 123-45-6789"}})
+    try:
+        raise RuntimeError("connect to postgresql://app:hunter2-pw@db/x failed")
+    except RuntimeError:
+        log.exception("boom")
+
+    out = stream.getvalue()
+    assert len(out.splitlines()) == 3
+    for leaked in ("abc.def.ghi", "123-45-6789", "hunter2-pw"):
+        assert leaked not in out
+    assert all(
+        json.loads(line)["service"].startswith("redaction-test") for line in out.splitlines()
+    )
+
+
+def test_records_reaching_other_handlers_are_redacted_too(caplog):
+    from insurance_agent.observability import logger
+
+    with caplog.at_level("INFO"):
+        logger.info("retrying with %s", "Bearer abc.def.ghi")
+        try:
+            raise RuntimeError("ssn 123-45-6789 rejected")
+        except RuntimeError:
+            logger.exception("upstream refused")
+
+    assert "abc.def.ghi" not in caplog.text
+    assert "123-45-6789" not in caplog.text
+    assert "Bearer ***" in caplog.text
+    assert "[ssn]" in caplog.text  # the traceback is there, scrubbed
