@@ -18,6 +18,9 @@ from devstack.events import LambdaContext, http_api_event, response_body
 from devstack.postgres import FoundPostgres, find_postgres, scratch_database
 from devstack.stack import ReferenceService, start_reference_service
 
+# Keeps every test's captured output for the leak scan (tests/trust/test_redaction_scan.py).
+pytest_plugins = ("tests.trust.suite_logs",)
+
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[FoundPostgres]:

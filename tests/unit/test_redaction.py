@@ -8,21 +8,21 @@ import secrets
 
 import pytest
 from aws_lambda_powertools import Logger
-from insurance_agent.observability import RedactingFormatter
+from insurance_agent.observability import RedactingFilter, RedactingFormatter
 from insurance_agent.redaction import MASK, mask_event, redact, redact_text, register_secret
 
 
 @pytest.mark.parametrize(
     ("text", "leaked", "marker"),
     [
-        ("my ssn is 123-45-6789", "123-45-6789", "[ssn]"),
+        ("my ssn is 078-05-1120", "078-05-1120", "[ssn]"),
         ("card 4111 1111 1111 1111 please", "4111 1111 1111 1111", "[card]"),
         ("pay to GB82WEST12345698765432", "GB82WEST12345698765432", "[iban]"),
-        ("write to dana.whitfield@example.com", "dana.whitfield@example.com", "[email]"),
-        ("call +1 415 555 0142 after six", "415 555 0142", "[phone]"),
-        ("DOB: 03/14/1984", "03/14/1984", "[dob]"),
-        ("born on 1984-03-14 in Ohio", "1984-03-14", "[dob]"),
-        ("date of birth 14 March 1984", "14 March 1984", "[dob]"),
+        ("write to pat.doe@example.org", "pat.doe@example.org", "[email]"),
+        ("call +1 312 555 0187 after six", "312 555 0187", "[phone]"),
+        ("DOB: 07/04/1990", "07/04/1990", "[dob]"),
+        ("born on 1990-07-04 in Ohio", "1990-07-04", "[dob]"),
+        ("date of birth 4 July 1990", "4 July 1990", "[dob]"),
         ("Authorization: Bearer eyJhbGciOi.abc.def", "eyJhbGciOi.abc.def", "Bearer ***"),
         ("postgresql://app:s3cr3t-pw@db:5432/x", "s3cr3t-pw", "app:***@"),
     ],
@@ -36,7 +36,7 @@ def test_free_text_patterns(text, leaked, marker):
 def test_sensitive_keys_are_masked_whole_at_any_depth_whatever_their_spelling():
     data = {
         "Authorization": "Bearer x",
-        "nested": [{"X-Api-Key": "k1", "date_of_birth": "1984-03-14", "IBAN": "GB82"}],
+        "nested": [{"X-Api-Key": "k1", "date_of_birth": "1990-07-04", "IBAN": "GB82"}],
         "password": {"even": "a dict"},
     }
     assert redact(data) == {
@@ -78,10 +78,10 @@ def test_mask_event_erases_credentials_by_path_and_keeps_the_rest():
             "requestId": "r-1",
             "authorizer": {"jwt": {"claims": {"email": "a@b.example"}}},
         },
-        "body": '{"description": "ssn 123-45-6789"}',
+        "body": '{"description": "ssn 078-05-1120"}',
     }
     masked = json.dumps(mask_event(event))
-    for leaked in ("tok.en.x", "key-123456789", "session=abcdef", "a@b.example", "123-45-6789"):
+    for leaked in ("tok.en.x", "key-123456789", "session=abcdef", "a@b.example", "078-05-1120"):
         assert leaked not in masked
     assert '"requestId": "r-1"' in masked
     assert event["headers"]["authorization"] == "Bearer tok.en.x"  # the caller's copy untouched
@@ -94,8 +94,9 @@ def test_log_lines_are_redacted_whatever_the_caller_logs():
         logger_formatter=RedactingFormatter(),
         stream=stream,
     )
+    log.addFilter(RedactingFilter())
     log.info("calling upstream", extra={"headers": {"Authorization": "Bearer abc.def.ghi"}})
-    log.info({"event": {"body": "my ssn is 123-45-6789"}})
+    log.info({"event": {"body": "my ssn is 078-05-1120"}})
     try:
         raise RuntimeError("connect to postgresql://app:hunter2-pw@db/x failed")
     except RuntimeError:
@@ -103,7 +104,7 @@ def test_log_lines_are_redacted_whatever_the_caller_logs():
 
     out = stream.getvalue()
     assert len(out.splitlines()) == 3
-    for leaked in ("abc.def.ghi", "123-45-6789", "hunter2-pw"):
+    for leaked in ("abc.def.ghi", "078-05-1120", "hunter2-pw"):
         assert leaked not in out
     assert all(
         json.loads(line)["service"].startswith("redaction-test") for line in out.splitlines()
@@ -116,11 +117,17 @@ def test_records_reaching_other_handlers_are_redacted_too(caplog):
     with caplog.at_level("INFO"):
         logger.info("retrying with %s", "Bearer abc.def.ghi")
         try:
-            raise RuntimeError("ssn 123-45-6789 rejected")
+            raise RuntimeError("ssn 078-05-1120 rejected")
         except RuntimeError:
             logger.exception("upstream refused")
 
     assert "abc.def.ghi" not in caplog.text
-    assert "123-45-6789" not in caplog.text
+    assert "078-05-1120" not in caplog.text
     assert "Bearer ***" in caplog.text
     assert "[ssn]" in caplog.text  # the traceback is there, scrubbed
+
+
+def test_a_logged_json_body_is_redacted_as_data():
+    event = {"body": json.dumps({"date_of_birth": "1990-07-04", "note": '"dob": "07/04/1990"'})}
+    body = json.loads(mask_event(event)["body"])
+    assert body == {"date_of_birth": MASK, "note": '"[dob]"'}

@@ -14,6 +14,8 @@ erases the event's credential-bearing fields by path.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import threading
 import warnings
@@ -62,7 +64,8 @@ _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?<=://)([^:/@\s]+):[^@\s]+@"), r"\1:" + MASK + "@"),
     (
         re.compile(
-            r"\b(?:dob|d\.o\.b\.?|date of birth|birth ?date|born(?: on)?)\s*[:=-]?\s*"
+            r"\b(?:dob|d\.o\.b\.?|date[ _-]?of[ _-]?birth|birth[ _-]?date|born(?: on)?)"
+            r"[\"']?\s*[:=-]?\s*[\"']?"
             r"(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
             r"|\d{1,2} [A-Za-z]{3,9} \d{4}|[A-Za-z]{3,9} \d{1,2},? \d{4})",
             re.IGNORECASE,
@@ -153,4 +156,9 @@ def mask_event(event: Any) -> Any:
         erased = DataMasking(raise_on_missing_field=False).erase(
             event, fields=list(EVENT_SECRET_PATHS)
         )
+    body = erased.get("body")
+    if isinstance(body, str) and not erased.get("isBase64Encoded"):
+        # A JSON body is redacted as data, so its sensitive keys are masked whole.
+        with contextlib.suppress(ValueError):
+            erased["body"] = json.dumps(redact(json.loads(body)))
     return redact(erased)
