@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -139,9 +140,8 @@ def test_refused_claims_are_not_filed_and_are_audited(
     body = claim_body(**override)
     raw = None
     if override.get("amount_claimed", {}).get("amount") == 1e400:
-        raw = '{"policy_number":"POL-10001","loss_date":"%s","loss_type":"collision",' % (
-            body["loss_date"]
-        ) + '"description":"x","amount_claimed":{"amount":1e400,"currency":"USD"}}'
+        # JSON allows 1e400; Python reads it as infinity. Sent raw, not through json.dumps.
+        raw = json.dumps(body).replace('"amount": Infinity', '"amount": 1e400')
 
     answer = post(
         handlers[FN],

@@ -15,8 +15,11 @@ def _invoke(handler, task, name):
 
 
 def test_policy_lookup_direct_equals_http(handlers, fresh_reference, audit_rows, conversation_id):
-    task = {"conversation_id": conversation_id, "customer_id": "cust-7788",
-            "policy_number": "POL-10001"}
+    task = {
+        "conversation_id": conversation_id,
+        "customer_id": "cust-7788",
+        "policy_number": "POL-10001",
+    }
 
     direct = _invoke(handlers["PolicyLookupFunction"], task, "PolicyLookupFunction")
     http = lookup(handlers["PolicyLookupFunction"], "POL-10001", headers_for(conversation_id))
@@ -28,8 +31,12 @@ def test_policy_lookup_direct_equals_http(handlers, fresh_reference, audit_rows,
 
 
 def test_claim_create_direct(handlers, fresh_reference, audit_rows, conversation_id):
-    task = {"conversation_id": conversation_id, "customer_id": "cust-7788",
-            "idempotency_key": f"sfn-{conversation_id}", **claim_body()}
+    task = {
+        "conversation_id": conversation_id,
+        "customer_id": "cust-7788",
+        "idempotency_key": f"sfn-{conversation_id}",
+        **claim_body(),
+    }
     before = upstream_claim_count(fresh_reference)
 
     result = _invoke(handlers["ClaimCreateFunction"], task, "ClaimCreateFunction")
@@ -47,8 +54,9 @@ def test_claim_summary_direct_equals_http(handlers, fresh_reference, conversatio
     task = {"conversation_id": conversation_id, "customer_id": "cust-7788", **body}
 
     direct = _invoke(handlers["ClaimSummaryFunction"], task, "ClaimSummaryFunction")
-    http = post(handlers["ClaimSummaryFunction"], "ClaimSummaryFunction", body,
-                headers_for(conversation_id))
+    http = post(
+        handlers["ClaimSummaryFunction"], "ClaimSummaryFunction", body, headers_for(conversation_id)
+    )
 
     assert {k: v for k, v in direct.items() if k != "as_of"} == {
         k: v for k, v in http.body.items() if k != "as_of"
@@ -56,9 +64,12 @@ def test_claim_summary_direct_equals_http(handlers, fresh_reference, conversatio
 
 
 def test_business_errors_are_raised_by_class_name(handlers, fresh_reference, conversation_id):
-    task = {"conversation_id": conversation_id, "customer_id": "cust-7788",
-            "idempotency_key": f"sfn-lapsed-{conversation_id}",
-            **claim_body(policy_number="POL-10002")}
+    task = {
+        "conversation_id": conversation_id,
+        "customer_id": "cust-7788",
+        "idempotency_key": f"sfn-lapsed-{conversation_id}",
+        **claim_body(policy_number="POL-10002"),
+    }
 
     with pytest.raises(Exception) as raised:
         _invoke(handlers["ClaimCreateFunction"], task, "ClaimCreateFunction")
@@ -70,8 +81,12 @@ def test_business_errors_are_raised_by_class_name(handlers, fresh_reference, con
 def test_invalid_task_is_validation_failed_and_audited(
     handlers, fresh_reference, audit_rows, conversation_id
 ):
-    task = {"conversation_id": conversation_id, "customer_id": "cust-7788",
-            "policy_number": "not-a-policy", "extra": 1}
+    task = {
+        "conversation_id": conversation_id,
+        "customer_id": "cust-7788",
+        "policy_number": "not-a-policy",
+        "extra": 1,
+    }
 
     with pytest.raises(Exception) as raised:
         _invoke(handlers["PolicyLookupFunction"], task, "PolicyLookupFunction")
@@ -80,5 +95,7 @@ def test_invalid_task_is_validation_failed_and_audited(
     assert "policy_number" in str(raised.value)
     (row,) = audit_rows(conversation_id)
     assert (row["channel"], row["outcome"], row["error_code"]) == (
-        "direct", "error", "VALIDATION_FAILED"
+        "direct",
+        "error",
+        "VALIDATION_FAILED",
     )

@@ -27,7 +27,9 @@ def _idem(conversation_id):
 
 
 def test_upstream_down_is_502_and_audited(make_entry, audit_rows, conversation_id):
-    entry = make_entry("policy_lookup", fastapi_insurance_base_url=f"http://127.0.0.1:{free_port()}")
+    entry = make_entry(
+        "policy_lookup", fastapi_insurance_base_url=f"http://127.0.0.1:{free_port()}"
+    )
 
     answer = lookup(entry.handler, "POL-10001", headers_for(conversation_id))
 
@@ -118,8 +120,9 @@ def test_upstream_failure_after_the_intent_leaves_pending_and_error_rows(
 ):
     _fault(fresh_reference, path_prefix="/v1/claims", method="POST", status=500, times=None)
 
-    answer = post(handlers["ClaimCreateFunction"], "ClaimCreateFunction", claim_body(),
-                  _idem(conversation_id))
+    answer = post(
+        handlers["ClaimCreateFunction"], "ClaimCreateFunction", claim_body(), _idem(conversation_id)
+    )
 
     assert answer.status == 502
     intent, result = audit_rows(conversation_id)
@@ -132,8 +135,9 @@ def dead_database():
     return f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
 
 
-def test_database_down_is_503_for_a_lookup(make_entry, fresh_reference, dead_database,
-                                            conversation_id):
+def test_database_down_is_503_for_a_lookup(
+    make_entry, fresh_reference, dead_database, conversation_id
+):
     entry = make_entry("policy_lookup", database_url=dead_database, db_pool_timeout_s=0.5)
 
     started = time.monotonic()
@@ -144,8 +148,9 @@ def test_database_down_is_503_for_a_lookup(make_entry, fresh_reference, dead_dat
     assert time.monotonic() - started < 3.0
 
 
-def test_database_down_files_nothing_upstream(make_entry, fresh_reference, dead_database,
-                                              conversation_id):
+def test_database_down_files_nothing_upstream(
+    make_entry, fresh_reference, dead_database, conversation_id
+):
     entry = make_entry("claim_create", database_url=dead_database, db_pool_timeout_s=0.5)
     before = upstream_claim_count(fresh_reference)
 
