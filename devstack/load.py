@@ -209,7 +209,7 @@ class LoadReport:
     containers: int
     elapsed_s: float
     answers_by_status: dict[int, int]
-    audit_by_outcome: dict[str, int]
+    audit_by_outcome: dict[str, int]  # "ok", "pending", "error UPSTREAM_UNAVAILABLE", ...
     two_xx_without_ok_row: list[str]
     ok_rows_without_two_xx: list[str]
     pending_without_result: int
@@ -268,7 +268,10 @@ def _wait_progress(counter: Any, at: int, deadline: float) -> None:
 
 def _audit_summary(url: str) -> tuple[dict[str, int], set[str], int]:
     with psycopg.connect(url) as conn:
-        counted = conn.execute("SELECT outcome, count(*) FROM agent_interactions GROUP BY 1")
+        counted = conn.execute(
+            "SELECT outcome || coalesce(' ' || error_code, ''), count(*) "
+            "FROM agent_interactions GROUP BY 1"
+        )
         outcomes: dict[str, int] = {str(o): int(n) for o, n in counted}
         selected = conn.execute("SELECT request_id FROM agent_interactions WHERE outcome = 'ok'")
         ok_ids = {str(r[0]) for r in selected}
