@@ -2,7 +2,8 @@
 
     python -m ops trail --conversation conv-001 [--json]
     python -m ops history --customer cust-7788 [--json]
-    python -m ops verify (--conversation conv-001 | --all)   exit 1 on a broken chain
+    python -m ops verify (--conversation conv-001 | --all [--checkpoint FILE])
+                                            exit 1 on a broken chain
 
 Reads DATABASE_URL (or --database-url).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from ops import verify
 from ops.trail import as_json_lines, as_text, fetch
@@ -36,11 +38,20 @@ def main(argv: list[str] | None = None) -> int:
     which = check.add_mutually_exclusive_group(required=True)
     which.add_argument("--conversation", help="one conversation's chain")
     which.add_argument("--all", action="store_true", help="every chain (for a schedule)")
+    check.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="with --all: compare with the chain heads saved here by the last good run (rows cut "
+        "from a chain's end, whole chains deleted), then save the new heads if all is well; keep "
+        "it where the database's administrators cannot rewrite it",
+    )
     check.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     args = parser.parse_args(argv)
+    if args.command == "verify" and args.checkpoint and not args.all:
+        parser.error("--checkpoint goes with --all")
     url = args.database_url or _dev_database_url()
     if args.command == "verify":
-        return _verify(url, args.conversation)
+        return _verify(url, args.conversation, args.checkpoint)
     if args.command == "trail":
         rows = fetch(url, conversation_id=args.conversation, limit=args.limit)
     else:
@@ -51,15 +62,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _verify(url: str, conversation_id: str | None) -> int:
-    report = verify.verify(url, conversation_id=conversation_id)
+def _verify(url: str, conversation_id: str | None, checkpoint: Path | None) -> int:
+    earlier = verify.load_checkpoint(checkpoint) if checkpoint else None
+    report = verify.verify(url, conversation_id=conversation_id, checkpoint=earlier)
     for line in verify.as_lines(report):
         print(line)
     if conversation_id is not None and report.rows == 0:
         # Nothing to verify is not a pass: the whole conversation may have been deleted.
         print(f"NOT FOUND: no audit rows for conversation {conversation_id}")
         return 1
-    return 0 if report.ok else 1
+    if not report.ok:
+        return 1  # the checkpoint is left as it was: it is the evidence
+    if checkpoint:
+        verify.save_checkpoint(checkpoint, report.heads)
+        print(f"checkpoint: {len(report.heads)} chain head(s) saved to {checkpoint}")
+    return 0
 
 
 def _dev_database_url() -> str:

@@ -10,8 +10,10 @@ is sha256 over its ``prev_hash`` followed by that content.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import psycopg
@@ -73,14 +75,23 @@ class ChainRow:
 class Break:
     chain_key: str
     kind: Kind
-    row: ChainRow
+    position: int
     detail: str
+    row_id: str | None = None  # None when the row itself is gone
+
+    @classmethod
+    def at(cls, row: ChainRow, kind: Kind, detail: str) -> Break:
+        return cls(row.chain_key, kind, row.chain_seq, detail, row.row_id)
 
     def describe(self) -> str:
+        row = f"row {self.row_id} " if self.row_id else ""
         return (
-            f"BROKEN {self.chain_key}: row {self.row.row_id} at position {self.row.chain_seq} "
-            f"{self.kind}: {self.detail}"
+            f"BROKEN {self.chain_key}: {row}at position {self.position} {self.kind}: {self.detail}"
         )
+
+
+# A chain's last row as a checkpoint saw it: (position, row_hash).
+Head = tuple[int, str]
 
 
 @dataclass
@@ -88,6 +99,7 @@ class Report:
     chains: int = 0
     rows: int = 0
     breaks: list[Break] = field(default_factory=list)
+    heads: dict[str, Head] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -100,20 +112,18 @@ def first_break(rows: Sequence[ChainRow]) -> Break | None:
     expected_prev = GENESIS
     for i, row in enumerate(rows):
         if row_hash(row.prev_hash, row.fields) != row.row_hash:
-            return Break(row.chain_key, "changed", row, "its content no longer matches its hash")
+            return Break.at(row, "changed", "its content no longer matches its hash")
         if row.prev_hash != expected_prev:
             before = position.get(row.prev_hash)
             if before is not None and before != i - 1:
-                return Break(
-                    row.chain_key,
-                    "reordered",
+                return Break.at(
                     row,
+                    "reordered",
                     f"it was written after the row now at position {rows[before].chain_seq}",
                 )
-            return Break(
-                row.chain_key,
-                "removed",
+            return Break.at(
                 row,
+                "removed",
                 "the row written before it is missing (deleted, or rewritten with a new hash)",
             )
         expected_prev = row.row_hash
@@ -132,8 +142,29 @@ def _chains(records: Iterable[tuple[Any, ...]]) -> Iterator[list[ChainRow]]:
         yield chain
 
 
-def verify(database_url: str, *, conversation_id: str | None = None) -> Report:
-    """Verify one conversation's chain, or every chain when ``conversation_id`` is None."""
+def cut_since(chain: Sequence[ChainRow], head: Head) -> Break | None:
+    """The row a checkpoint saw last in this chain is gone: rows were cut from its end."""
+    position, digest = head
+    if any(r.chain_seq == position and r.row_hash == digest for r in chain):
+        return None
+    return Break(
+        chain[-1].chain_key,
+        "removed",
+        position,
+        f"the checkpoint's last row is gone; the chain now ends at position {chain[-1].chain_seq}",
+    )
+
+
+def verify(
+    database_url: str,
+    *,
+    conversation_id: str | None = None,
+    checkpoint: dict[str, Head] | None = None,
+) -> Report:
+    """Verify one conversation's chain, or every chain when ``conversation_id`` is None.
+
+    With ``checkpoint`` (the ``heads`` of an earlier report, kept outside the database) rows
+    removed from the end of a chain, or whole chains, since then are caught too."""
     where, params = "", tuple[str, ...]()
     if conversation_id is not None:
         where, params = "WHERE chain_key = %s", (CONVERSATION_CHAIN + conversation_id,)
@@ -146,12 +177,34 @@ def verify(database_url: str, *, conversation_id: str | None = None) -> Report:
         cursor.itersize = 2000
         cursor.execute(SELECT_SQL.format(where=where), params)
         for chain in _chains(cursor):
+            key = chain[0].chain_key
             report.chains += 1
             report.rows += len(chain)
+            report.heads[key] = (chain[-1].chain_seq, chain[-1].row_hash)
             broken = first_break(chain)
+            if broken is None and checkpoint and key in checkpoint:
+                broken = cut_since(chain, checkpoint[key])
             if broken is not None:
                 report.breaks.append(broken)
+    if checkpoint and conversation_id is None:
+        for key in sorted(set(checkpoint) - set(report.heads)):
+            gone = "the whole chain is gone since the checkpoint"
+            report.breaks.append(Break(key, "removed", checkpoint[key][0], gone))
     return report
+
+
+def load_checkpoint(path: Path) -> dict[str, Head]:
+    if not path.exists():
+        return {}
+    return {
+        key: (int(seq), str(digest)) for key, (seq, digest) in json.loads(path.read_text()).items()
+    }
+
+
+def save_checkpoint(path: Path, heads: dict[str, Head]) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps({k: list(v) for k, v in sorted(heads.items())}, indent=1))
+    partial.replace(path)
 
 
 def as_lines(report: Report) -> list[str]:

@@ -59,12 +59,15 @@ def copy_url(pg_server: FoundPostgres) -> Iterator[str]:
         yield url
 
 
-def copy_chain(source_url: str, target_url: str, conversation_id: str) -> int:
-    """Copy a conversation's rows verbatim (COPY keeps jsonb text as stored) as the migrator."""
+def copy_chain(
+    source_url: str, target_url: str, conversation_id: str, *, from_position: int = 1
+) -> int:
+    """Copy a conversation's rows verbatim (COPY keeps jsonb text as stored) as the migrator;
+    how many rows of it the target holds."""
     query = sql.SQL(
-        "COPY (SELECT * FROM agent_interactions WHERE conversation_id = {} "
+        "COPY (SELECT * FROM agent_interactions WHERE conversation_id = {} AND chain_seq >= {} "
         "ORDER BY chain_seq) TO STDOUT"
-    ).format(sql.Literal(conversation_id))
+    ).format(sql.Literal(conversation_id), sql.Literal(from_position))
     with (
         psycopg.connect(source_url) as source,
         psycopg.connect(target_url) as target,

@@ -329,3 +329,49 @@ def test_the_migration_links_rows_written_before_it(pg_server, run_ops):
         assert positions == [("conv-a", 1), ("conv-b", 1), ("conv-a", 2), (None, 1)]
         code, out = run_ops("verify", "--all", "--database-url", url)
         assert (code, out.splitlines()[-1]) == (0, "OK: 3 chain(s), 4 row(s) verified")
+
+
+def test_a_checkpoint_catches_rows_cut_from_the_end_and_chains_deleted_whole(
+    pg_server, database_url, handlers, fresh_reference, run_ops, tmp_path
+):
+    cut, deleted, grown = (f"conv-{uuid.uuid4().hex[:12]}" for _ in range(3))
+    for conversation in (cut, deleted, grown):
+        _lookups(handlers, conversation, 3)
+    checkpoint = tmp_path / "heads.json"
+    with scratch_database(pg_server.url, f"ia_ckpt_{uuid.uuid4().hex[:8]}") as url:
+        migrate.apply(url, only="app")
+        for conversation in (cut, deleted, grown):
+            copy_chain(database_url, url, conversation)
+        code, out = run_ops(
+            "verify", "--all", "--checkpoint", str(checkpoint), "--database-url", url
+        )
+        assert code == 0, out
+        saved = checkpoint.read_text()
+
+        # Tail cuts and whole deletions leave every remaining link intact...
+        as_migrator(
+            url,
+            "DELETE FROM agent_interactions WHERE chain_key = %s AND chain_seq = 3",
+            (f"conversation:{cut}",),
+        )
+        as_migrator(url, "DELETE FROM agent_interactions WHERE conversation_id = %s", (deleted,))
+        # ... while an honest append after the checkpoint is fine.
+        _lookups(handlers, grown, 1)
+        copy_chain(database_url, url, grown, from_position=4)
+        assert run_ops("verify", "--all", "--database-url", url)[0] == 0  # no checkpoint: blind
+
+        code, out = run_ops(
+            "verify", "--all", "--checkpoint", str(checkpoint), "--database-url", url
+        )
+
+    assert code == 1
+    broken = sorted(line for line in out.splitlines() if line.startswith("BROKEN"))
+    assert broken == sorted(
+        [
+            f"BROKEN conversation:{cut}: at position 3 removed: the checkpoint's last row is "
+            "gone; the chain now ends at position 2",
+            f"BROKEN conversation:{deleted}: at position 3 removed: the whole chain is gone "
+            "since the checkpoint",
+        ]
+    )
+    assert checkpoint.read_text() == saved  # a failed run keeps the evidence
