@@ -26,7 +26,7 @@ _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 def definition_path(template: dict[str, Any] | None = None) -> Path:
     props = (template or load_template())["Resources"][STATE_MACHINE_ID]["Properties"]
-    return ROOT / props["DefinitionUri"]
+    return ROOT / str(props["DefinitionUri"])
 
 
 def substitution_targets(template: dict[str, Any] | None = None) -> dict[str, str]:

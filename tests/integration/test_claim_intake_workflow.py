@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def run_workflow(
     handlers: dict[str, Callable[[Any, Any], Any]],
-) -> Iterator[Callable[..., tuple[Execution, list[str]]]]:
+) -> Callable[..., tuple[Execution, list[str]]]:
     """Run one execution; ``overrides`` replaces handlers by function logical id."""
 
     def run(
@@ -36,7 +36,7 @@ def run_workflow(
             execution = MotoWorkflow().run(workflow_input)
         return execution, invoked
 
-    yield run
+    return run
 
 
 def intake(conversation_id: str, policy_number: str = "POL-10001", **claim: Any) -> dict[str, Any]:
@@ -105,9 +105,8 @@ def test_upstream_failing_twice_is_retried_by_the_state_machine_and_files_one_cl
     # The client's own retries off, so the state machine's Retry is what recovers.
     no_client_retry = make_entry("claim_create", upstream_retry_attempts=1)
     with fresh_reference.admin() as admin:
-        admin.post(
-            "/_admin/faults", json={"path_prefix": "/v1/claims", "method": "POST", "status": 503, "times": 2}
-        ).raise_for_status()
+        fault = {"path_prefix": "/v1/claims", "method": "POST", "status": 503, "times": 2}
+        admin.post("/_admin/faults", json=fault).raise_for_status()
     before = upstream_claim_count(fresh_reference)
 
     execution, invoked = run_workflow(
@@ -127,9 +126,9 @@ def test_upstream_failing_twice_is_retried_by_the_state_machine_and_files_one_cl
     assert outcomes.count("pending") == 3
     assert [o for o in outcomes if o != "pending"] == ["error", "error", "ok"]
     # Every attempt carried the workflow's key: that is what made the retries safe.
-    assert {r["idempotency_key"] for r in create_rows} == {
-        create_rows[0]["idempotency_key"]
-    } != {None}
+    assert (
+        {r["idempotency_key"] for r in create_rows} == {create_rows[0]["idempotency_key"]} != {None}
+    )
 
 
 def test_rerunning_with_the_same_idempotency_key_files_no_second_claim(
