@@ -84,3 +84,8 @@ build: aws-tools
 
 clean:
 	rm -rf .venv .aws-sam .mypy_cache .ruff_cache .pytest_cache
+
+# Bedrock action-group schemas, generated from the FastAPI apps; a test fails when they drift.
+.PHONY: action-group-schemas
+action-group-schemas: env
+	$(RUN) python -m devstack.action_group_schema
