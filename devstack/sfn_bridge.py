@@ -11,7 +11,10 @@ for one that calls the handler registered under the function's name, for the dur
   name, ``errorMessage``, ``stackTrace``) with ``X-Amz-Function-Error: Unhandled``. moto's
   executor turns that into the task error that Retry and Catch match, as Step Functions does.
 
-Everything else (creating functions, ARNs, the interpreter, retries, history) is moto's own.
+``throttle`` makes the service refuse a function's first invocations with Lambda's
+``TooManyRequestsException`` (the function does not run), which Step Functions reports as
+``Lambda.TooManyRequestsException``. Everything else (creating functions, ARNs, the
+interpreter, retries, history) is moto's own.
 """
 
 from __future__ import annotations
@@ -45,14 +48,18 @@ def error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
 
 
 @contextmanager
-def lambda_bridge(handlers: Mapping[str, Handler]) -> Iterator[list[str]]:
+def lambda_bridge(
+    handlers: Mapping[str, Handler], *, throttle: Mapping[str, int] | None = None
+) -> Iterator[list[str]]:
     """Route moto Lambda invocations of ``handlers``' function names to the handlers.
 
     Yields the list of function names invoked, in order, for assertions on retries.
     """
+    from moto.awslambda.exceptions import LambdaClientError
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     invoked: list[str] = []
+    refusals = dict(throttle or {})
 
     def invoke(
         backend: Any,
@@ -64,6 +71,11 @@ def lambda_bridge(handlers: Mapping[str, Handler]) -> Iterator[list[str]]:
     ) -> bytes:
         function = backend.get_function(function_name, qualifier)  # unknown name: Lambda's 404
         handler = handlers[function.function_name]
+        if refusals.get(function.function_name, 0) > 0:
+            refusals[function.function_name] -= 1
+            throttled = LambdaClientError("TooManyRequestsException", "Rate exceeded")
+            throttled.code = 429
+            raise throttled
         invoked.append(function.function_name)
         context = LambdaContext(function_name=function.function_name, timeout_s=function.timeout)
         event = json.loads(body) if body else {}

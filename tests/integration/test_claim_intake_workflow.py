@@ -27,11 +27,13 @@ def run_workflow(
     """Run one execution; ``overrides`` replaces handlers by function logical id."""
 
     def run(
-        workflow_input: dict[str, Any], **overrides: Callable[[Any, Any], Any]
+        workflow_input: dict[str, Any],
+        throttle: dict[str, int] | None = None,
+        **overrides: Callable[[Any, Any], Any],
     ) -> tuple[Execution, list[str]]:
         with (
             mock_aws(config=MOTO_CONFIG),  # type: ignore[arg-type]
-            lambda_bridge({**handlers, **overrides}) as invoked,
+            lambda_bridge({**handlers, **overrides}, throttle=throttle) as invoked,
         ):
             execution = MotoWorkflow().run(workflow_input)
         return execution, invoked
@@ -129,6 +131,19 @@ def test_upstream_failing_twice_is_retried_by_the_state_machine_and_files_one_cl
     assert (
         {r["idempotency_key"] for r in create_rows} == {create_rows[0]["idempotency_key"]} != {None}
     )
+
+
+def test_a_throttled_lambda_invocation_is_retried_as_a_lambda_service_error(
+    run_workflow, fresh_reference, conversation_id
+):
+    execution, invoked = run_workflow(intake(conversation_id), throttle={"PolicyLookupFunction": 1})
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    failed = [
+        e["taskFailedEventDetails"]["error"] for e in execution.history if e["type"] == "TaskFailed"
+    ]
+    assert failed == ["Lambda.TooManyRequestsException"]
+    assert invoked.count("PolicyLookupFunction") == 1  # the refused call never ran
 
 
 def test_rerunning_with_the_same_idempotency_key_files_no_second_claim(
