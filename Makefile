@@ -89,3 +89,9 @@ clean:
 .PHONY: action-group-schemas
 action-group-schemas: env
 	$(RUN) python -m devstack.action_group_schema
+
+# The claim-intake state machine on moto against the local stack; prints each execution.
+.PHONY: workflow
+RUNS ?= 3
+workflow: env
+	$(RUN) python -m devstack.run_workflow --runs $(RUNS)

@@ -23,15 +23,18 @@ import json
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 from devstack.events import LambdaContext
 
+if TYPE_CHECKING:
+    from moto.core.config import DefaultConfig
+
 Handler = Callable[[Any, Any], Any]
 
 # Turns the executor on and keeps moto's Lambda backend away from Docker.
-MOTO_CONFIG: dict[str, Any] = {
+MOTO_CONFIG: DefaultConfig = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
 }

@@ -12,6 +12,7 @@ import io
 import json
 import re
 import time
+import uuid
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -108,7 +109,9 @@ class MotoWorkflow:
 
     def run(self, workflow_input: dict[str, Any], *, timeout_s: float = 60.0) -> Execution:
         execution_arn = self.sfn.start_execution(
-            stateMachineArn=self.arn, input=json.dumps(workflow_input)
+            stateMachineArn=self.arn,
+            name=f"run-{uuid.uuid4().hex}",
+            input=json.dumps(workflow_input),
         )["executionArn"]
         deadline = time.monotonic() + timeout_s
         while True:

@@ -32,7 +32,7 @@ def run_workflow(
         **overrides: Callable[[Any, Any], Any],
     ) -> tuple[Execution, list[str]]:
         with (
-            mock_aws(config=MOTO_CONFIG),  # type: ignore[arg-type]
+            mock_aws(config=MOTO_CONFIG),
             lambda_bridge({**handlers, **overrides}, throttle=throttle) as invoked,
         ):
             execution = MotoWorkflow().run(workflow_input)

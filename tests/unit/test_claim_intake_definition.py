@@ -159,3 +159,16 @@ def test_definition_passes_the_asl_validator_which_rejects_a_broken_copy(tmp_pat
     (tmp_path / "broken.json").write_text(json.dumps(broken))
     rejected = asl_validator(tmp_path / "broken.json")
     assert rejected.returncode != 0
+
+
+def test_the_example_input_makes_valid_tasks_for_each_step(definition):
+    from insurance_agent.models import ClaimCreateTask, PolicyLookupTask
+
+    from devstack.run_workflow import DEFAULT_INPUT
+
+    example = json.loads(DEFAULT_INPUT.read_text())
+    caller_fields = definition["States"]["PrepareClaim"]["Parameters"]
+    caller = {name.removesuffix(".$"): example[name.removesuffix(".$")] for name in caller_fields}
+
+    PolicyLookupTask.model_validate({k: example[k] for k in PolicyLookupTask.model_fields})
+    ClaimCreateTask.model_validate(example["claim"] | caller)  # what States.JsonMerge builds
