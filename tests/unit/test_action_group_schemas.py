@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -45,7 +46,11 @@ def test_schema_is_openapi_30_with_one_operation_the_bedrock_door_serves(intent)
     (method, op), *others = schema["paths"][operation.route].items()
     assert not others
     assert method.upper() == operation.method
-    assert op["operationId"]
+    # Bedrock names the tool verb__actionGroupName__operationId, at most 64 characters of
+    # [a-zA-Z0-9_-], and neither name may contain "__".
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", op["operationId"])
+    assert "__" not in op["operationId"]
+    assert len(f"{method}__{intent.replace('_', '-')}__{op['operationId']}") <= 64
     assert op["description"]  # Bedrock shows it to the model to choose the operation
     assert str(operation.success_status) in op["responses"]
     names = {p["name"].lower() for p in op.get("parameters", [])}
