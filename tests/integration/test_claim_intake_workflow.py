@@ -94,7 +94,7 @@ def test_lapsed_policy_fails_at_the_choice_and_files_nothing(
 
     assert execution.status == "FAILED"
     assert execution.error == "PolicyNotInForce"
-    assert execution.cause == "policy POL-10002 is lapsed: no claim was filed"
+    assert execution.cause == "POLICY_NOT_IN_FORCE: policy POL-10002 is lapsed; no claim was filed"
     assert execution.states_entered()[-1] == "PolicyNotActive"
     assert invoked == ["PolicyLookupFunction"]
     assert upstream_claim_count(fresh_reference) == before
@@ -174,6 +174,8 @@ def test_validation_failure_is_caught_into_a_named_fail_state(
     assert execution.states_entered()[-1] == "InvalidRequest"
     cause = json.loads(execution.cause or "{}")
     assert cause["errorType"] == "ValidationFailed"
+    # The cause carries the stable code and the message, which names the field.
+    assert cause["errorMessage"].startswith("VALIDATION_FAILED: invalid task input")
     assert "description" in cause["errorMessage"]
     assert upstream_claim_count(fresh_reference) == before
     refused = audit_rows(conversation_id, intent="claim_create")

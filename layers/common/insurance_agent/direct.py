@@ -13,7 +13,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from insurance_agent.catalog import Operation
 from insurance_agent.context import CallContext
-from insurance_agent.errors import ValidationFailed
+from insurance_agent.errors import InsuranceAgentError, ValidationFailed
 from insurance_agent.models import ConversationId, CustomerId
 from insurance_agent.operations import record_refusal
 from insurance_agent.runtime import ContainerRuntime
@@ -30,7 +30,13 @@ def handle_direct(
         # Lambda does not tell who invoked it; IAM decided that they may.
         principal="iam-invoke",
     )
-    return run_task(operation, runtime, base, event).model_dump(mode="json")
+    try:
+        return run_task(operation, runtime, base, event).model_dump(mode="json")
+    except InsuranceAgentError as error:
+        # Lambda reports str(exception) as errorMessage, which Step Functions passes on as the
+        # failure's cause: lead with the stable code so a Fail state carries code and message.
+        error.args = (f"{error.code}: {error.message}",)
+        raise
 
 
 def run_task(
