@@ -133,6 +133,33 @@ def test_upstream_failing_twice_is_retried_by_the_state_machine_and_files_one_cl
     )
 
 
+def test_a_lost_answer_from_upstream_is_retried_without_filing_a_second_claim(
+    run_workflow, make_entry, fresh_reference, audit_rows, conversation_id
+):
+    # Upstream files the first claim, then holds its answer past the client's read timeout:
+    # the answer is lost, the state machine retries with the same key, upstream replays.
+    impatient = make_entry("claim_create", upstream_retry_attempts=1, upstream_read_timeout_s=0.4)
+    with fresh_reference.admin() as admin:
+        fault = {
+            "path_prefix": "/v1/claims",
+            "method": "POST",
+            "delay_s": 1.0,
+            "after_processing": True,
+        }
+        admin.post("/_admin/faults", json=fault).raise_for_status()
+    before = upstream_claim_count(fresh_reference)
+
+    execution, invoked = run_workflow(
+        intake(conversation_id), ClaimCreateFunction=impatient.handler
+    )
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert invoked.count("ClaimCreateFunction") == 2
+    assert upstream_claim_count(fresh_reference) == before + 1
+    create_rows = audit_rows(conversation_id, intent="claim_create")
+    assert [r["error_code"] for r in create_rows if r["outcome"] == "error"] == ["UPSTREAM_TIMEOUT"]
+
+
 def test_a_throttled_lambda_invocation_is_retried_as_a_lambda_service_error(
     run_workflow, fresh_reference, conversation_id
 ):
