@@ -172,6 +172,22 @@ def test_an_api_path_the_function_does_not_serve_is_404_and_audited(
     assert rows[-1]["payload"] == {"api_path": "/claims", "http_method": "POST"}
 
 
+def test_database_down_is_503_in_bedrock_format_and_files_nothing(
+    make_entry, fresh_reference, dead_database, conversation_id
+):
+    entry = make_entry("claim_create", database_url=dead_database, db_pool_timeout_s=0.5)
+    event = bedrock_event(
+        "/claims", "POST", body=claim_body(), session_attributes=session(conversation_id)
+    )
+    before = upstream_claim_count(fresh_reference)
+
+    response = invoke(entry.handler, event, "ClaimCreateFunction")
+
+    assert response["response"]["httpStatusCode"] == 503
+    assert response_json(response)["error"]["code"] == "AUDIT_UNAVAILABLE"
+    assert upstream_claim_count(fresh_reference) == before
+
+
 @pytest.mark.parametrize(
     ("file", "function", "status"),
     [

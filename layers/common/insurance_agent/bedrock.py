@@ -34,6 +34,7 @@ from insurance_agent.errors import (
     RouteNotFound,
     ValidationFailed,
 )
+from insurance_agent.observability import logger
 from insurance_agent.operations import record_refusal
 from insurance_agent.runtime import ContainerRuntime
 from insurance_agent.validation import describe_errors, summarize_errors
@@ -146,6 +147,8 @@ def _audited(
 
 
 def _refused(event: dict[str, Any], ctx: CallContext, error: InsuranceAgentError) -> dict[str, Any]:
+    if error.status >= 500:
+        logger.warning("request failed", extra={"code": error.code, "status": error.status})
     return _response(event, error.status, error.body(ctx.request_id))
 
 
