@@ -101,23 +101,31 @@ def test_lapsed_policy_fails_at_the_choice_and_files_nothing(
     assert [r["intent"] for r in audit_rows(conversation_id)] == ["policy_lookup"]
 
 
+def run_with_claim_fault(
+    run_workflow, make_entry, reference, conversation_id, fault, **settings
+) -> tuple[Execution, list[str], int]:
+    """Run the intake with a fault on upstream claim filings and the create function's own
+    client retries off, so the state machine's Retry is what recovers. Returns the execution,
+    the invocations and how many claims upstream gained."""
+    entry = make_entry("claim_create", upstream_retry_attempts=1, **settings)
+    rule = {"path_prefix": "/v1/claims", "method": "POST", **fault}
+    with reference.admin() as admin:
+        admin.post("/_admin/faults", json=rule).raise_for_status()
+    before = upstream_claim_count(reference)
+    execution, invoked = run_workflow(intake(conversation_id), ClaimCreateFunction=entry.handler)
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    return execution, invoked, upstream_claim_count(reference) - before
+
+
 def test_upstream_failing_twice_is_retried_by_the_state_machine_and_files_one_claim(
     run_workflow, make_entry, fresh_reference, audit_rows, conversation_id
 ):
-    # The client's own retries off, so the state machine's Retry is what recovers.
-    no_client_retry = make_entry("claim_create", upstream_retry_attempts=1)
-    with fresh_reference.admin() as admin:
-        fault = {"path_prefix": "/v1/claims", "method": "POST", "status": 503, "times": 2}
-        admin.post("/_admin/faults", json=fault).raise_for_status()
-    before = upstream_claim_count(fresh_reference)
-
-    execution, invoked = run_workflow(
-        intake(conversation_id), ClaimCreateFunction=no_client_retry.handler
+    execution, invoked, filed = run_with_claim_fault(
+        run_workflow, make_entry, fresh_reference, conversation_id, {"status": 503, "times": 2}
     )
 
-    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     assert invoked.count("ClaimCreateFunction") == 3
-    assert upstream_claim_count(fresh_reference) == before + 1
+    assert filed == 1
     failed = [e for e in execution.history if e["type"] == "TaskFailed"]
     assert [json.loads(e["taskFailedEventDetails"]["cause"])["errorType"] for e in failed] == [
         "UpstreamUnavailable",
@@ -138,24 +146,17 @@ def test_a_lost_answer_from_upstream_is_retried_without_filing_a_second_claim(
 ):
     # Upstream files the first claim, then holds its answer past the client's read timeout:
     # the answer is lost, the state machine retries with the same key, upstream replays.
-    impatient = make_entry("claim_create", upstream_retry_attempts=1, upstream_read_timeout_s=0.4)
-    with fresh_reference.admin() as admin:
-        fault = {
-            "path_prefix": "/v1/claims",
-            "method": "POST",
-            "delay_s": 1.0,
-            "after_processing": True,
-        }
-        admin.post("/_admin/faults", json=fault).raise_for_status()
-    before = upstream_claim_count(fresh_reference)
-
-    execution, invoked = run_workflow(
-        intake(conversation_id), ClaimCreateFunction=impatient.handler
+    _, invoked, filed = run_with_claim_fault(
+        run_workflow,
+        make_entry,
+        fresh_reference,
+        conversation_id,
+        {"delay_s": 1.0, "after_processing": True},
+        upstream_read_timeout_s=0.4,
     )
 
-    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     assert invoked.count("ClaimCreateFunction") == 2
-    assert upstream_claim_count(fresh_reference) == before + 1
+    assert filed == 1
     create_rows = audit_rows(conversation_id, intent="claim_create")
     assert [r["error_code"] for r in create_rows if r["outcome"] == "error"] == ["UPSTREAM_TIMEOUT"]
 
