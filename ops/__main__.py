@@ -15,6 +15,8 @@ import os
 import sys
 from pathlib import Path
 
+import psycopg
+
 from ops import verify
 from ops.trail import as_json_lines, as_text, fetch
 
@@ -64,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _verify(url: str, conversation_id: str | None, checkpoint: Path | None) -> int:
     earlier = verify.load_checkpoint(checkpoint) if checkpoint else None
-    report = verify.verify(url, conversation_id=conversation_id, checkpoint=earlier)
+    try:
+        report = verify.verify(url, conversation_id=conversation_id, checkpoint=earlier)
+    except psycopg.errors.UndefinedColumn:
+        print("the audit table has no hash chain yet: apply the migrations (make migrate)")
+        return 2
     for line in verify.as_lines(report):
         print(line)
     if conversation_id is not None and report.rows == 0:

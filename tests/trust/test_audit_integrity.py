@@ -375,3 +375,12 @@ def test_a_checkpoint_catches_rows_cut_from_the_end_and_chains_deleted_whole(
         ]
     )
     assert checkpoint.read_text() == saved  # a failed run keeps the evidence
+
+
+def test_verify_on_a_database_without_the_chain_says_what_to_do(pg_server, run_ops):
+    with scratch_database(pg_server.url, f"ia_nochain_{uuid.uuid4().hex[:8]}") as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE agent_interactions (id uuid PRIMARY KEY)")
+        code, out = run_ops("verify", "--all", "--database-url", url)
+    assert code == 2
+    assert "make migrate" in out
