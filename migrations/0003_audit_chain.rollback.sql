@@ -16,3 +16,4 @@ END
 $$;
 DROP FUNCTION agent_interactions_may_rewrite();
 REVOKE ALL ON agent_interactions FROM insurance_agent_migrator;
+-- The role itself and its members are cluster-wide: other databases may still use them.

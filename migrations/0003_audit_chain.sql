@@ -14,6 +14,17 @@ EXCEPTION WHEN duplicate_object OR unique_violation THEN
 END
 $$;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON agent_interactions TO insurance_agent_migrator;
+-- Whoever runs migrations holds the role (a superuser has it anyway). On RDS the master user is
+-- not a superuser, and without membership it could not SET ROLE for the backfill below.
+DO $$
+BEGIN
+    IF NOT pg_has_role(current_user, 'insurance_agent_migrator', 'MEMBER') THEN
+        EXECUTE format('GRANT insurance_agent_migrator TO %I', current_user);
+    END IF;
+EXCEPTION WHEN unique_violation OR duplicate_object THEN
+    NULL;  -- granted concurrently by another database's migration
+END
+$$;
 
 ALTER TABLE agent_interactions
     ADD COLUMN chain_key text,   -- 'conversation:<id>', or 'unattributed:<UTC day>'

@@ -384,3 +384,32 @@ def test_verify_on_a_database_without_the_chain_says_what_to_do(pg_server, run_o
         code, out = run_ops("verify", "--all", "--database-url", url)
     assert code == 2
     assert "make migrate" in out
+
+
+def test_migrations_run_as_a_deployer_that_is_not_a_superuser(pg_server, run_ops):
+    """Like RDS's master user: CREATEROLE and CREATEDB, no superuser."""
+    deployer = f"ia_deployer_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server.url, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{deployer}" LOGIN CREATEROLE CREATEDB')
+    info = psycopg.conninfo.conninfo_to_dict(pg_server.url)
+    as_deployer = (
+        f"postgresql://{deployer}@{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}"
+    )
+    try:
+        with psycopg.connect(f"{as_deployer}/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{deployer}"')
+        url = f"{as_deployer}/{deployer}"
+        assert migrate.apply(url, only="app") == 3
+        with psycopg.connect(url, autocommit=True) as conn:
+            for _ in range(2):
+                conn.execute(
+                    "INSERT INTO agent_interactions (id, created_at, conversation_id, intent, "
+                    "outcome, payload, request_id, function_name, channel) VALUES "
+                    "(gen_random_uuid(), now(), 'conv-d', 'policy_lookup', 'ok', '{}', 'r', 'f', "
+                    "'direct')"
+                )
+        assert run_ops("verify", "--conversation", "conv-d", "--database-url", url)[0] == 0
+    finally:
+        with psycopg.connect(pg_server.url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{deployer}" WITH (FORCE)')
+            admin.execute(f'DROP ROLE IF EXISTS "{deployer}"')
