@@ -120,8 +120,11 @@ $$;
 CREATE FUNCTION agent_interactions_chain() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.row_hash IS NOT NULL AND agent_interactions_may_rewrite() THEN
-        RETURN NEW;  -- the migration role restoring rows verbatim (a backup, a copy)
+    -- Nested, so the role lookup runs only for rows that arrive with a hash.
+    IF NEW.row_hash IS NOT NULL THEN
+        IF agent_interactions_may_rewrite() THEN
+            RETURN NEW;  -- the migration role restoring rows verbatim (a backup, a copy)
+        END IF;
     END IF;
     RETURN agent_interactions_link(NEW);
 END
