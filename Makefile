@@ -15,7 +15,7 @@ UV_VERSION := 0.13.9
 UV := .local/tools/bin/uv
 RUN := $(UV) run --frozen
 
-.PHONY: help env run test lint typecheck migrate trail history aws-tools layer-requirements build clean
+.PHONY: help env run test lint typecheck migrate trail history aws-tools layer-requirements build clean invoke
 
 help:
 	@echo "make run        local stack: Postgres + migrations + reference service + API on :3000"
@@ -23,6 +23,7 @@ help:
 	@echo "make migrate    apply migrations to DATABASE_URL"
 	@echo "make trail CONVERSATION=conv-001   a conversation's audit trail"
 	@echo "make history CUSTOMER=cust-7788    a customer's history"
+	@echo "make invoke FN=PolicyLookupFunction EVENT=events/policy_lookup_ok.json   Docker-free sam local invoke"
 
 .local/tools/bin/uv:
 	python3 -m venv .local/tools
@@ -37,7 +38,8 @@ env: .venv/.synced
 run: env
 	$(RUN) python -m devstack.run
 
-test: env lint typecheck
+# aws-tools: the suite runs sam validate --lint, checkov and sam build (tests/deploy).
+test: env aws-tools lint typecheck
 	$(RUN) pytest
 
 lint: env
@@ -72,15 +74,23 @@ $(AWS_TOOLS)/.installed: tools/aws-tools.txt | $(UV)
 aws-tools: $(AWS_TOOLS)/.installed
 
 # The layer's pins come from uv.lock: one source of versions.
+LAYER_REQUIREMENTS ?= layers/common/requirements.txt
 layer-requirements: | $(UV)
 	@( echo "# Generated from uv.lock by \`make layer-requirements\`; do not edit. boto3 comes with the Lambda runtime."; \
 	   $(UV) export --frozen --no-dev --no-hashes --no-emit-project --no-header --no-annotate \
-	     --format requirements-txt ) > layers/common/requirements.txt
+	     --format requirements-txt ) > $(LAYER_REQUIREMENTS)
 
 # Without a container; for the host architecture so the artifacts can be loaded here.
 ARCH ?= $(shell uname -m | sed 's/aarch64/arm64/')
 build: aws-tools
 	$(SAM) build --parameter-overrides Architecture=$(ARCH)
+
+# Docker-free `sam local invoke`: one event through one function in a clean process, against
+# the stack `make run` started. BUILT=1 runs the `make build` artifacts instead of the source.
+FN ?= PolicyLookupFunction
+EVENT ?= events/policy_lookup_ok.json
+invoke: env
+	$(RUN) python -m devstack.invoke $(FN) $(EVENT) $(if $(BUILT),--built .aws-sam/build)
 
 clean:
 	rm -rf .venv .aws-sam .mypy_cache .ruff_cache .pytest_cache
