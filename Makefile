@@ -86,11 +86,12 @@ build: aws-tools
 	$(SAM) build --parameter-overrides Architecture=$(ARCH)
 
 # Docker-free `sam local invoke`: one event through one function in a clean process, against
-# the stack `make run` started. BUILT=1 runs the `make build` artifacts instead of the source.
+# the stack `make run` started. BUILT=1 runs the `make build` artifacts instead of the source;
+# REPEAT=N sends the event N times to the one process (REPORT lines on stderr: init, warm).
 FN ?= PolicyLookupFunction
 EVENT ?= events/policy_lookup_ok.json
 invoke: env
-	$(RUN) python -m devstack.invoke $(FN) $(EVENT) $(if $(BUILT),--built .aws-sam/build)
+	$(RUN) python -m devstack.invoke $(FN) $(EVENT) $(if $(BUILT),--built .aws-sam/build) $(if $(REPEAT),--repeat $(REPEAT))
 
 clean:
 	rm -rf .venv .aws-sam .mypy_cache .ruff_cache .pytest_cache

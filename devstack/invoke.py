@@ -199,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--built", type=Path, help="sam build dir (e.g. .aws-sam/build)")
     parser.add_argument("--env-file", type=Path, default=STACK_ENV)
     parser.add_argument("--render", action="store_true", help="print the rendered event only")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="send the event N times to one warm process"
+    )
     args = parser.parse_args(argv)
 
     event = render_event(args.event)
@@ -216,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         artifacts = source_artifacts(spec)
     done = subprocess.run(  # noqa: S603 -- our own interpreter and script
         bootstrap_command(spec, artifacts, jsonl=False),
-        input=json.dumps(event) + "\n",
+        input=(json.dumps(event) + "\n") * max(1, args.repeat),
         text=True,
         env=lambda_env(spec, artifacts, read_stack_env(args.env_file)),
         cwd=artifacts.code_dir,

@@ -18,7 +18,9 @@ import importlib
 import importlib.util
 import json
 import os
+import resource
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,21 @@ def _error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
     }
 
 
+def _report(request_id: str, started: float, init_ms: float | None) -> dict[str, Any]:
+    """Lambda's REPORT line, on the log stream, and its figures for the caller."""
+    figures: dict[str, Any] = {
+        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        "init_ms": None if init_ms is None else round(init_ms, 2),
+        # ru_maxrss is in KiB on Linux.
+        "max_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    }
+    line = f"REPORT RequestId: {request_id}\tDuration: {figures['duration_ms']:.2f} ms"
+    if init_ms is not None:
+        line += f"\tInit Duration: {figures['init_ms']:.2f} ms"
+    print(f"{line}\tMax Memory Used: {figures['max_memory_mb']} MB", file=sys.stderr)
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--handler", required=True, help="module.attr, e.g. app.handler")
@@ -62,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     sys.path[:0] = args.path
     context_class = _lambda_context_class()
     module_name, _, attr = args.handler.rpartition(".")
+    started = time.perf_counter()
     handler = getattr(importlib.import_module(module_name), attr)
+    # What Lambda reports as Init Duration, less the runtime's own start: the imports.
+    init_ms: float | None = (time.perf_counter() - started) * 1000
     function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local-function")
     memory = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"))
     timeout = float(os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "10"))
@@ -76,11 +96,14 @@ def main(argv: list[str] | None = None) -> int:
             function_name=function_name, memory_limit_in_mb=memory, timeout_s=timeout
         )
         record: dict[str, Any] = {}
+        started = time.perf_counter()
         try:
             record["response"] = handler(event, context)
         except Exception as exc:  # noqa: BLE001 -- reported the way the runtime reports it
             traceback.print_exc(file=sys.stderr)
             record["error"] = _error_payload(exc, context.aws_request_id)
+        record["report"] = _report(context.aws_request_id, started, init_ms)
+        init_ms = None  # only the first invocation of a container pays for init
         if args.jsonl:
             answers.write(json.dumps(record, default=str) + "\n")
         else:

@@ -49,28 +49,26 @@ def tool_env() -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def sam_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    build_dir = tmp_path_factory.mktemp("sam") / "build"
-    done = subprocess.run(
-        [
-            str(tool(SAM)),
-            "build",
-            "--template-file",
-            str(TEMPLATE),
-            "--build-dir",
-            str(build_dir),
-            "--parameter-overrides",
-            f"Architecture={host_architecture()}",
-            "--region",
-            REGION,
-        ],
+def run_tool(*args: str | Path, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(a) for a in args],
         cwd=ROOT,
         env=tool_env(),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout_s,
         check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def sam_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    build_dir = tmp_path_factory.mktemp("sam") / "build"
+    done = run_tool(
+        tool(SAM),
+        "build",
+        *("--template-file", TEMPLATE, "--build-dir", build_dir, "--region", REGION),
+        *("--parameter-overrides", f"Architecture={host_architecture()}"),
     )
     assert done.returncode == 0, f"sam build failed:\n{done.stdout}\n{done.stderr}"
     return build_dir

@@ -37,24 +37,30 @@ def local_overrides(function_env: dict[str, str]) -> dict[str, str]:
     return function_env | {"DB_IAM_AUTH": "false"}
 
 
+Run = tuple[EventCase, dict[str, Any], dict[str, Any]]
+
+
 @pytest.fixture(scope="module")
-def answers(
+def runs(
     sam_build: Path, lambda_runtime_dir: Path, local_overrides: dict[str, str], reference: Any
-) -> dict[str, tuple[EventCase, dict[str, Any], dict[str, Any]]]:
+) -> dict[str, list[Run]]:
     """Every event, through its built function: one process per function, like a warm one."""
     with reference.admin() as admin:
         admin.delete("/_admin/faults").raise_for_status()
         admin.post("/_admin/reset").raise_for_status()
-    out: dict[str, tuple[EventCase, dict[str, Any], dict[str, Any]]] = {}
+    out: dict[str, list[Run]] = {}
     for name, spec in SPECS.items():
         cases = [c for c in CASES.values() if c.function == name]
         events = [render_event(c.path) for c in cases]
         artifacts = built_artifacts(spec, sam_build, lambda_runtime_dir)
         records, _logs = invoke_many(spec, artifacts, events, local_overrides)
-        assert len(records) == len(cases)
-        for case, event, record in zip(cases, events, records, strict=True):
-            out[case.file] = (case, event, record)
+        out[name] = list(zip(cases, events, records, strict=True))
     return out
+
+
+@pytest.fixture(scope="module")
+def answers(runs: dict[str, list[Run]]) -> dict[str, Run]:
+    return {case.file: (case, event, record) for r in runs.values() for case, event, record in r}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -82,6 +88,24 @@ def test_direct_refusals_raise_the_error_step_functions_catches(answers):
         if isinstance(case.expect, str) and case.expect != "ok":
             assert record["error"]["errorType"] == case.expect
             assert "Traceback" not in record["error"]["errorMessage"]
+
+
+def test_only_a_containers_first_invocation_reports_an_init_duration(runs):
+    for name, function_runs in runs.items():
+        reports = [record["report"] for _case, _event, record in function_runs]
+        assert isinstance(reports[0]["init_ms"], float), name
+        assert [r["init_ms"] for r in reports[1:]] == [None] * (len(reports) - 1)
+        assert all(r["duration_ms"] > 0 and r["max_memory_mb"] > 0 for r in reports)
+
+
+def test_built_function_and_layer_fit_lambdas_unzipped_size_limit(sam_build: Path):
+    # Lambda refuses a function whose code and layers exceed 250 MB unzipped.
+    def size(path: Path) -> int:
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+    layer = size(sam_build / "CommonLayer")
+    for name in SPECS:
+        assert size(sam_build / name) + layer < 250 * 1024 * 1024, name
 
 
 def test_the_clean_process_sees_only_the_built_artifacts(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import tomllib
 from typing import Any
 
 import pytest
 
 from devstack.template import ROOT, TEMPLATE, functions, load_template
-from tests.deploy.conftest import CHECKOV, REGION, SAM, tool, tool_env
+from tests.deploy.conftest import CHECKOV, REGION, SAM, run_tool, tool
 
 
 @pytest.fixture(scope="module")
@@ -23,39 +22,17 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any
 
 
 def test_sam_validate_lint_is_clean():
-    done = subprocess.run(
-        [
-            str(tool(SAM)),
-            "validate",
-            "--lint",
-            "--template-file",
-            str(TEMPLATE),
-            "--region",
-            REGION,
-        ],
-        cwd=ROOT,
-        env=tool_env(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    done = run_tool(
+        tool(SAM), "validate", "--lint", "--template-file", TEMPLATE, "--region", REGION
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "is a valid SAM Template" in done.stdout + done.stderr
 
 
 def test_checkov_finds_nothing_and_every_suppression_says_why(template):
-    done = subprocess.run(
-        [
-            *(str(tool(CHECKOV)), "-f", str(TEMPLATE), "--framework", "cloudformation"),
-            *("--skip-download", "--output", "json"),
-        ],
-        cwd=ROOT,
-        env=tool_env(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    done = run_tool(
+        *(tool(CHECKOV), "-f", TEMPLATE, "--framework", "cloudformation"),
+        *("--skip-download", "--output", "json"),
     )
     report = json.loads(done.stdout)
     failed = [(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]]
