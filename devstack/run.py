@@ -30,7 +30,7 @@ EXAMPLES = """\
   curl -s -X POST http://127.0.0.1:{port}/agent/claim-summary -H 'Content-Type: application/json' \\
        -H 'X-Conversation-Id: conv-001' -H 'X-Customer-Id: cust-7788' \\
        -d '{{"policy_number":"POL-10001","claim_id":"CLM-000102"}}'
-  python -m ops trail --conversation conv-001"""
+  make trail CONVERSATION=conv-001"""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
+import anyio
 import psycopg
 from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
 from psycopg.rows import dict_row
@@ -83,30 +84,31 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
 
     @app.middleware("http")
     async def faults_and_peers(request: Request, call_next: Any) -> Response:
+        if request.url.path.startswith("/_admin"):
+            admin_response: Response = await call_next(request)
+            return admin_response
         if request.client is not None:
+            # Each distinct client port is one TCP connection: how tests count reuse.
             with state.lock:
                 state.peers.add((request.client.host, request.client.port))
                 state.requests += 1
-        if not request.url.path.startswith("/_admin"):
-            rule = state.take_fault(request.method, request.url.path)
-            if rule is not None:
-                if rule.delay_s:
-                    import anyio
-
-                    await anyio.sleep(rule.delay_s)
-                if rule.status is not None:
-                    headers = {"Retry-After": rule.retry_after} if rule.retry_after else None
-                    content = (
-                        rule.body
-                        if rule.body is not None
-                        else json.dumps({"detail": f"injected fault {rule.status}"})
-                    )
-                    return Response(
-                        content,
-                        status_code=rule.status,
-                        headers=headers,
-                        media_type="application/json",
-                    )
+        rule = state.take_fault(request.method, request.url.path)
+        if rule is not None:
+            if rule.delay_s:
+                await anyio.sleep(rule.delay_s)
+            if rule.status is not None:
+                headers = {"Retry-After": rule.retry_after} if rule.retry_after else None
+                content = (
+                    rule.body
+                    if rule.body is not None
+                    else json.dumps({"detail": f"injected fault {rule.status}"})
+                )
+                return Response(
+                    content,
+                    status_code=rule.status,
+                    headers=headers,
+                    media_type="application/json",
+                )
         response: Response = await call_next(request)
         return response
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 from collections.abc import Callable
@@ -60,6 +61,9 @@ class FunctionEntry:
         if self._http is None:
             from mangum import Mangum
 
+            # Mangum asks asyncio for the thread's loop at every call; give the container one
+            # up front (Python 3.12 deprecates creating it implicitly).
+            asyncio.set_event_loop(asyncio.new_event_loop())
             self._http = Mangum(self.http_app(), lifespan="off")
         response: dict[str, Any] = self._http(event, context)
         response.setdefault("headers", {})["x-request-id"] = request_id

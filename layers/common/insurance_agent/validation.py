@@ -14,6 +14,8 @@ def describe_errors(errors: Sequence[Any], *, skip_prefix: int = 0) -> list[dict
     described = []
     for err in list(errors)[:20]:
         loc = [str(p) for p in err.get("loc", ())][skip_prefix:]
+        if err.get("type") == "json_invalid":
+            loc = []  # FastAPI puts the byte offset where the field would be
         described.append(
             {
                 "field": ".".join(loc) or "(body)",

@@ -1,0 +1,40 @@
+"""The schema as migrated: append-only audit table, least-privilege app role, idempotent apply."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from devstack import migrate
+
+
+def test_migrations_are_idempotent(database_url):
+    assert migrate.apply(database_url) == 0
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE agent_interactions SET outcome = 'ok'",
+        "DELETE FROM agent_interactions",
+        "TRUNCATE agent_interactions",
+    ],
+)
+def test_audit_rows_cannot_be_changed(database_url, statement, handlers, fresh_reference):
+    from tests.integration.conftest import headers_for, lookup
+
+    lookup(handlers["PolicyLookupFunction"], "POL-10001", headers_for("conv-append-only"))
+    with psycopg.connect(database_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(statement)
+
+
+def test_app_role_may_insert_and_read_only(database_url):
+    with psycopg.connect(database_url) as conn:
+        privileges = {
+            row[0]
+            for row in conn.execute(
+                "SELECT privilege_type FROM information_schema.role_table_grants "
+                "WHERE grantee = 'insurance_agent_app' AND table_name = 'agent_interactions'"
+            )
+        }
+    assert privileges == {"INSERT", "SELECT"}

@@ -1,0 +1,110 @@
+"""Narrow unit tests of the client's error mapping and retry decisions (httpx MockTransport).
+The behaviour against a real upstream is proven in tests/integration/test_faults.py."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from insurance_agent.errors import (
+    IdempotencyConflict,
+    PolicyNotFound,
+    UpstreamBadResponse,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
+from insurance_agent.upstream import InsuranceApiClient, retry_after_seconds
+
+
+def client_for(handler) -> InsuranceApiClient:
+    return InsuranceApiClient(
+        "http://upstream.test",
+        lambda: "k-123",
+        transport=httpx.MockTransport(handler),
+        retry_attempts=3,
+        retry_budget_s=2.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "code"),
+    [
+        (404, {"detail": "policy POL-10001 not found"}, PolicyNotFound, "POLICY_NOT_FOUND"),
+        (
+            422,
+            {"detail": "customer does not hold this policy"},
+            ValidationFailed,
+            "VALIDATION_FAILED",
+        ),
+        (409, {"detail": "reused key"}, IdempotencyConflict, "IDEMPOTENCY_CONFLICT"),
+        (401, {"detail": "bad key"}, UpstreamUnavailable, "UPSTREAM_AUTH_FAILED"),
+        (500, {}, UpstreamUnavailable, "UPSTREAM_UNAVAILABLE"),
+        (418, {}, UpstreamBadResponse, "UPSTREAM_BAD_RESPONSE"),
+    ],
+)
+def test_status_mapping(status, body, error, code):
+    client = client_for(lambda request: httpx.Response(status, json=body))
+
+    with pytest.raises(error) as raised:
+        client.get_policy("POL-10001")
+
+    assert raised.value.code == code
+
+
+def test_upstream_reason_is_kept_for_validation_errors():
+    client = client_for(lambda r: httpx.Response(422, json={"detail": "currency differs"}))
+    with pytest.raises(ValidationFailed, match="currency differs"):
+        client.get_policy("POL-10001")
+
+
+def test_bearer_key_is_sent_and_never_in_errors():
+    seen = []
+
+    def handler(request):
+        seen.append(request.headers["authorization"])
+        return httpx.Response(500)
+
+    with pytest.raises(UpstreamUnavailable) as raised:
+        client_for(handler).get_policy("POL-10001")
+
+    assert seen == ["Bearer k-123"] * 3
+    assert "k-123" not in str(raised.value.body("r"))
+
+
+def test_post_is_not_retried_on_500_without_a_key_guarantee():
+    calls = []
+
+    def handler(request):
+        calls.append(request.method)
+        return httpx.Response(500)
+
+    client = client_for(handler)
+    with pytest.raises(UpstreamUnavailable):
+        client._send("POST", "/v1/anything", idempotent=False)
+    assert calls == ["POST"]
+
+
+def test_read_timeout_is_504_without_retry():
+    calls = []
+
+    def handler(request):
+        calls.append(1)
+        raise httpx.ReadTimeout("slow", request=request)
+
+    with pytest.raises(UpstreamTimeout):
+        client_for(handler).get_policy("POL-10001")
+    assert calls == [1]
+
+
+def test_not_json_is_bad_response():
+    client = client_for(lambda r: httpx.Response(200, text="<html>"))
+    with pytest.raises(UpstreamBadResponse, match="not JSON"):
+        client.get_policy("POL-10001")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("2", 2.0), ("0", 0.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0), ("soon", None)],
+)
+def test_retry_after_parsing(header, expected):
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": header})) == expected
