@@ -39,9 +39,15 @@ def test_checkov_finds_nothing_and_every_suppression_says_why(template):
     assert failed == []
     assert report["summary"]["passed"] > 30  # it really scanned the resources
     assert report["summary"]["parsing_errors"] == 0
+    declared = set()
     for logical_id, resource in template["Resources"].items():
         for skip in ((resource.get("Metadata") or {}).get("checkov") or {}).get("skip", []):
             assert len(skip.get("comment", "")) > 20, f"{logical_id} skips {skip['id']} unexplained"
+            declared.add((skip["id"], logical_id))
+    applied = {
+        (c["check_id"], c["resource"].split(".")[-1]) for c in report["results"]["skipped_checks"]
+    }
+    assert applied == declared  # no stale suppression, none from anywhere but the template
 
 
 def test_functions_are_arm64_by_default_and_the_layer_builds_for_the_same_architecture(template):
