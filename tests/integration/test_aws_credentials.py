@@ -17,6 +17,7 @@ import pytest
 from insurance_agent import api_key, database
 from insurance_agent.settings import Settings
 from moto import mock_aws
+from psycopg import sql
 
 REGION = "us-east-1"
 PROXY_HOST = "insurance-agent-dev.proxy-abc123.us-east-1.rds.amazonaws.com"
@@ -206,3 +207,69 @@ def test_warm_container_fetches_the_secret_once_across_invocations(
 
     assert [a["policy_number"] for a in answers] == ["POL-10001"] * 3
     assert aws_calls.count("GetSecretValue") == 1
+
+
+# -- the deployed database identity, end to end ---------------------------------------------------
+
+
+@pytest.fixture
+def lambda_login(database_url: str) -> Iterator[str]:
+    """The login README "Deploy" creates: member of insurance_agent_app and nothing more."""
+    user = f"ia_lambda_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE ROLE {} LOGIN IN ROLE insurance_agent_app").format(sql.Identifier(user))
+        )
+    yield user
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(user)))
+
+
+def test_functions_work_as_the_least_privileged_login_through_the_iam_path(
+    aws, database_url, lambda_login, make_entry, fresh_reference, conversation_id, audit_rows
+):
+    from datetime import UTC, datetime, timedelta
+
+    from devstack.events import LambdaContext
+
+    url = psycopg.conninfo.conninfo_to_dict(database_url)
+    iam = {
+        "database_url": None,
+        "db_iam_auth": True,
+        "db_host": url.get("host", "127.0.0.1"),
+        "db_port": int(url.get("port", 5432)),
+        "db_name": url["dbname"],
+        "db_user": lambda_login,
+        "db_sslmode": "disable",  # the local server has no TLS
+    }
+    caller = {"conversation_id": conversation_id, "customer_id": "cust-7788"}
+    lookup = make_entry("policy_lookup", **iam)
+    claims = make_entry("claim_create", **iam)
+    loss_date = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+
+    policy = lookup.handler(
+        caller | {"policy_number": "POL-10001"}, LambdaContext(function_name="PolicyLookup")
+    )
+    claim = claims.handler(
+        caller
+        | {
+            "policy_number": "POL-10001",
+            "idempotency_key": f"iam-{uuid.uuid4().hex}",
+            "loss_date": loss_date,
+            "loss_type": "theft",
+            "description": "Catalytic converter stolen overnight.",
+            "amount_claimed": {"amount": "900.00", "currency": "USD"},
+        },
+        LambdaContext(function_name="ClaimCreate"),
+    )
+
+    assert policy["policy_number"] == claim["policy_number"] == "POL-10001"
+    outcomes = [r["outcome"] for r in audit_rows(conversation_id)]
+    assert outcomes == ["ok", "pending", "ok"]
+    login = {k: v for k, v in url.items() if k != "password"} | {"user": lambda_login}
+    with psycopg.connect(**login, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM agent_interactions").fetchone()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(
+                "DELETE FROM agent_interactions WHERE conversation_id = %s", [conversation_id]
+            )
