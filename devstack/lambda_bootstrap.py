@@ -80,7 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     context_class = _lambda_context_class()
     module_name, _, attr = args.handler.rpartition(".")
     started = time.perf_counter()
-    handler = getattr(importlib.import_module(module_name), attr)
+    handler: Any = None
+    init_error: BaseException | None = None
+    try:
+        handler = getattr(importlib.import_module(module_name), attr)
+    except Exception as exc:  # noqa: BLE001 -- Lambda answers every invoke with the init error
+        traceback.print_exc(file=sys.stderr)
+        init_error = exc
     # What Lambda reports as Init Duration, less the runtime's own start: the imports.
     init_ms: float | None = (time.perf_counter() - started) * 1000
     function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local-function")
@@ -98,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         record: dict[str, Any] = {}
         started = time.perf_counter()
         try:
+            if init_error is not None:
+                raise init_error
             record["response"] = handler(event, context)
         except Exception as exc:  # noqa: BLE001 -- reported the way the runtime reports it
             traceback.print_exc(file=sys.stderr)

@@ -175,3 +175,18 @@ def _pins(requirements: Path) -> dict[str, str]:
             name, version = requirement.strip().split("==")
             pins[name.lower().replace("_", "-")] = version
     return pins
+
+
+def test_a_misconfigured_built_function_fails_every_invoke_naming_the_setting(
+    sam_build: Path, lambda_runtime_dir: Path, local_overrides: dict[str, str]
+):
+    spec = SPECS["PolicyLookupFunction"]
+    broken = {k: v for k, v in local_overrides.items() if k != "FASTAPI_INSURANCE_BASE_URL"}
+    artifacts = built_artifacts(spec, sam_build, lambda_runtime_dir)
+
+    records, logs = invoke_many(spec, artifacts, [{}, {}], broken)
+
+    assert [outcome(r) for r in records] == ["ConfigurationError"] * 2
+    assert "FASTAPI_INSURANCE_BASE_URL" in records[0]["error"]["errorMessage"]
+    # The message names the setting, never a value: the key stays out of answers and logs.
+    assert local_overrides["FASTAPI_INSURANCE_API_KEY"] not in json.dumps(records) + logs
