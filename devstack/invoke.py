@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.lambda_runtime import resolve_environment
-from devstack.stack_env import STACK_ENV, read_stack_env
+from devstack.stack_env import STACK_ENV, StackNotRunning, read_stack_env
 from devstack.template import ROOT, FunctionSpec, functions, layer_dirs, layer_logical_ids
 
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
@@ -212,7 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.function not in specs:
         parser.error(f"no function {args.function} in template.yaml; have {', '.join(specs)}")
     spec = specs[args.function]
+    try:
+        overrides = read_stack_env(args.env_file)
+    except StackNotRunning as exc:
+        parser.exit(2, f"{exc}\n")
     if args.built:
+        if not (args.built / spec.logical_id).is_dir():
+            parser.error(f"no {spec.logical_id} in {args.built}: run `make build` first")
         runtime = runtime_standin(ROOT / ".local" / "lambda-runtime")
         artifacts = built_artifacts(spec, args.built.resolve(), runtime)
     else:
@@ -221,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         bootstrap_command(spec, artifacts, jsonl=False),
         input=(json.dumps(event) + "\n") * max(1, args.repeat),
         text=True,
-        env=lambda_env(spec, artifacts, read_stack_env(args.env_file)),
+        env=lambda_env(spec, artifacts, overrides),
         cwd=artifacts.code_dir,
         check=False,
     )

@@ -61,6 +61,12 @@ def test_sam_env_points_the_container_at_the_host_with_the_running_key(tmp_path:
 def test_without_a_running_stack_invoke_says_so(tmp_path: Path):
     with pytest.raises(StackNotRunning, match="make run"):
         read_stack_env(tmp_path / "absent.env")
+    done = invoke_cli(
+        "PolicyLookupFunction", "events/policy_lookup_ok.json", "--env-file", f"{tmp_path}/x"
+    )
+    assert done.returncode == 2
+    assert "make run" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_placeholders_render_relative_to_today():
