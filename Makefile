@@ -95,3 +95,14 @@ invoke: env
 
 clean:
 	rm -rf .venv .aws-sam .mypy_cache .ruff_cache .pytest_cache
+
+# Bedrock action-group schemas, generated from the FastAPI apps; a test fails when they drift.
+.PHONY: action-group-schemas
+action-group-schemas: env
+	$(RUN) python -m devstack.action_group_schema
+
+# The claim-intake state machine on moto against the local stack; prints each execution.
+.PHONY: workflow
+RUNS ?= 3
+workflow: env
+	$(RUN) python -m devstack.run_workflow --runs $(RUNS)

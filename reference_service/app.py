@@ -47,6 +47,9 @@ class FaultRule:
     times: int | None = 1
     retry_after: str | None = None
     body: str | None = None
+    # Handle the request first, then delay or replace the answer: upstream did the work and
+    # only the answer is late or lost (what idempotency keys exist for).
+    after_processing: bool = False
 
 
 @dataclass
@@ -93,6 +96,9 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
                 state.peers.add((request.client.host, request.client.port))
                 state.requests += 1
         rule = state.take_fault(request.method, request.url.path)
+        processed: Response | None = None
+        if rule is not None and rule.after_processing:
+            processed = await call_next(request)
         if rule is not None:
             if rule.delay_s:
                 await anyio.sleep(rule.delay_s)
@@ -109,6 +115,8 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
                     headers=headers,
                     media_type="application/json",
                 )
+        if processed is not None:
+            return processed
         response: Response = await call_next(request)
         return response
 

@@ -52,6 +52,14 @@ def make_entry(function_env: dict[str, str]) -> Iterator[Callable[..., Any]]:
         entry.runtime.close()
 
 
+@pytest.fixture
+def dead_database() -> str:
+    """A database URL on a loopback port nothing listens on."""
+    from devstack.stack import free_port
+
+    return f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+
+
 def headers_for(
     conversation_id: str, customer_id: str = "cust-7788", **extra: str
 ) -> dict[str, str]:

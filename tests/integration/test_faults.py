@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from devstack.stack import free_port
 from tests.conftest import upstream_claim_count
 from tests.integration.conftest import claim_body, headers_for, lookup, post
@@ -128,11 +126,6 @@ def test_upstream_failure_after_the_intent_leaves_pending_and_error_rows(
     intent, result = audit_rows(conversation_id)
     assert (intent["outcome"], result["outcome"]) == ("pending", "error")
     assert result["intent_id"] == intent["id"]
-
-
-@pytest.fixture
-def dead_database():
-    return f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
 
 
 def test_database_down_is_503_for_a_lookup(

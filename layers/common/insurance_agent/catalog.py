@@ -34,6 +34,8 @@ class Operation:
     http_app: str
     method: str
     route: str
+    # What the HTTP route answers on success; the Bedrock door answers the same.
+    success_status: int = 200
 
     def request_from_task(self, task: CallerFields) -> BaseModel:
         fields = task.model_dump(include=set(self.request_model.model_fields))
@@ -58,6 +60,7 @@ CLAIM_CREATE = Operation(
     http_app="insurance_agent.web.apps:claim_create_app",
     method="POST",
     route="/claims",
+    success_status=201,
 )
 
 CLAIM_SUMMARY = Operation(

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from insurance_agent.catalog import Operation
 from insurance_agent.context import CallContext
-from insurance_agent.errors import ValidationFailed
-from insurance_agent.models import CallerFields
+from insurance_agent.errors import InsuranceAgentError, ValidationFailed
+from insurance_agent.models import ConversationId, CustomerId
 from insurance_agent.operations import record_refusal
 from insurance_agent.runtime import ContainerRuntime
 from insurance_agent.validation import describe_errors, summarize_errors
@@ -31,17 +31,35 @@ def handle_direct(
         principal="iam-invoke",
     )
     try:
-        task = operation.task_model.model_validate(event)
+        return run_task(operation, runtime, base, event).model_dump(mode="json")
+    except InsuranceAgentError as error:
+        # Lambda reports str(exception) as errorMessage, which Step Functions passes on as the
+        # failure's cause: lead with the stable code so a Fail state carries code and message.
+        error.args = (f"{error.code}: {error.message}",)
+        raise
+
+
+def run_task(
+    operation: Operation, runtime: ContainerRuntime, base: CallContext, task_input: Any
+) -> BaseModel:
+    """Validate a task (request fields plus caller fields) and run the operation on it.
+
+    Shared by the doors that carry the caller ids in the input rather than in HTTP headers
+    (direct invocations, Bedrock action groups); ``base`` says which door and who called.
+    """
+    try:
+        task = operation.task_model.model_validate(task_input)
     except ValidationError as exc:
         described = describe_errors(exc.errors())
         error = ValidationFailed(
             f"invalid task input: {summarize_errors(described)}", details={"errors": described}
         )
-        caller = event if isinstance(event, dict) else {}
+        caller = task_input if isinstance(task_input, dict) else {}
         refused = _with_known_caller(base, caller)
         record_refusal(
             runtime.services.audit, refused, operation.intent, {"errors": error.details}, error
         )
+        error.audited = True
         raise error from None
     ctx = replace(
         base,
@@ -49,16 +67,21 @@ def handle_direct(
         customer_id=task.customer_id,
         idempotency_key=getattr(task, "idempotency_key", None),
     )
-    result = operation.run(runtime.services, ctx, operation.request_from_task(task))
-    return result.model_dump(mode="json")
+    return operation.run(runtime.services, ctx, operation.request_from_task(task))
+
+
+_CALLER_IDS: dict[str, TypeAdapter[str]] = {
+    "conversation_id": TypeAdapter(ConversationId),
+    "customer_id": TypeAdapter(CustomerId),
+}
 
 
 def _with_known_caller(base: CallContext, event: dict[str, Any]) -> CallContext:
-    """Keep the caller ids of a refused task when they are well-formed, for the trail."""
-    try:
-        caller = CallerFields.model_validate(
-            {k: event.get(k) for k in ("conversation_id", "customer_id")}
-        )
-    except ValidationError:
-        return base
-    return replace(base, conversation_id=caller.conversation_id, customer_id=caller.customer_id)
+    """Keep each caller id of a refused task that is well-formed, for the trail."""
+    known: dict[str, str | None] = {}
+    for name, adapter in _CALLER_IDS.items():
+        try:
+            known[name] = adapter.validate_python(event.get(name))
+        except ValidationError:
+            known[name] = None
+    return replace(base, conversation_id=known["conversation_id"], customer_id=known["customer_id"])

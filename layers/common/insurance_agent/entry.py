@@ -47,6 +47,11 @@ class FunctionEntry:
         logger.append_keys(intent=self.operation.intent, channel=kind)
         if kind == "http":
             return self._handle_http(event, context)
+        if kind == "bedrock":
+            # Imported on the first Bedrock event only, like the FastAPI app for HTTP.
+            from insurance_agent.bedrock import handle_bedrock
+
+            return handle_bedrock(self.operation, self.runtime, event, context)
         return handle_direct(self.operation, self.runtime, event, context)
 
     def http_app(self) -> Any:

@@ -25,7 +25,13 @@ from insurance_agent.web.app_factory import Context, ServicesDep, create_app
 def policy_lookup_app(runtime: ContainerRuntime) -> FastAPI:
     app = create_app("policy_lookup", runtime, title="PolicyLookupFunction")
 
-    @app.get("/policies/{policy_number}", response_model=Policy, tags=["policies"])
+    @app.get(
+        "/policies/{policy_number}",
+        response_model=Policy,
+        tags=["policies"],
+        # Bedrock Agents name the tool verb__actionGroup__operationId: short, no "__".
+        operation_id="getPolicy",
+    )
     def get_policy(
         policy_number: Annotated[PolicyNumber, Path(description="e.g. POL-10001")],
         ctx: Context,
@@ -40,7 +46,13 @@ def policy_lookup_app(runtime: ContainerRuntime) -> FastAPI:
 def claim_create_app(runtime: ContainerRuntime) -> FastAPI:
     app = create_app("claim_create", runtime, title="ClaimCreateFunction")
 
-    @app.post("/claims", response_model=Claim, status_code=201, tags=["claims"])
+    @app.post(
+        "/claims",
+        response_model=Claim,
+        status_code=201,
+        tags=["claims"],
+        operation_id="fileClaim",
+    )
     def post_claim(
         claim: ClaimRequest,
         idempotency_key: Annotated[
@@ -58,7 +70,12 @@ def claim_create_app(runtime: ContainerRuntime) -> FastAPI:
 def claim_summary_app(runtime: ContainerRuntime) -> FastAPI:
     app = create_app("claim_summary", runtime, title="ClaimSummaryFunction")
 
-    @app.post("/agent/claim-summary", response_model=ClaimSummary, tags=["agent"])
+    @app.post(
+        "/agent/claim-summary",
+        response_model=ClaimSummary,
+        tags=["agent"],
+        operation_id="summarizeClaims",
+    )
     def post_claim_summary(
         request: ClaimSummaryRequest, ctx: Context, services: ServicesDep
     ) -> ClaimSummary:

@@ -1,0 +1,170 @@
+"""The Bedrock Agent door: action-group events (OpenAPI-schema style) on the same functions.
+
+Bedrock sends the operation the model chose (``apiPath`` as the schema writes it, with
+``{placeholders}``, and ``httpMethod``), the values the model filled in (``parameters`` and
+``requestBody.content["application/json"].properties``, every value a string) and the
+attributes the invoking application put on the session. The answer goes back in Bedrock's
+response format with the HTTP status and body the HTTP door would have answered, errors
+included, so the model can read the error code and message and tell the user.
+
+Who the agent acts for is the application's decision, never the model's: ``customer_id`` and
+``conversation_id`` come from session attributes and override anything the model sent (the
+conversation defaults to Bedrock's session id). Claim creation needs an idempotency key: the
+session attribute ``idempotency_key`` when the application sets one per claim, else a key
+derived from the session and the claim's content, so an action Bedrock retries in the same
+session files the claim once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from insurance_agent.catalog import Operation
+from insurance_agent.context import CallContext
+from insurance_agent.direct import run_task
+from insurance_agent.errors import (
+    AuditUnavailable,
+    InsuranceAgentError,
+    RouteNotFound,
+    ValidationFailed,
+)
+from insurance_agent.observability import logger
+from insurance_agent.operations import record_refusal
+from insurance_agent.runtime import ContainerRuntime
+from insurance_agent.validation import describe_errors, summarize_errors
+
+MESSAGE_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+CALLER_ATTRIBUTES = ("conversation_id", "customer_id")
+# Bedrock has been seen sending an object-typed value as Java's Map.toString(): {k=v, k=v}.
+_JAVA_MAP = re.compile(r"^\{(.*)\}$", re.DOTALL)
+
+
+def decode_value(value: str, kind: str) -> Any:
+    """A property value as the model meant it: JSON for objects and arrays, else the string
+    (pydantic turns "1800.00" into a Decimal and "true" into a bool)."""
+    if kind not in ("object", "array"):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        pass
+    flat = _JAVA_MAP.match(value.strip()) if kind == "object" else None
+    if flat:
+        pairs = [part.split("=", 1) for part in flat.group(1).split(", ") if part]
+        if pairs and all(len(pair) == 2 for pair in pairs):
+            return {key.strip(): item.strip() for key, item in pairs}
+    return value  # left to validation, which names the field
+
+
+def derived_idempotency_key(session_id: str, customer_id: Any, claim: dict[str, Any]) -> str:
+    canonical = json.dumps(
+        {"session": session_id, "customer": customer_id, "claim": claim},
+        sort_keys=True,
+        default=str,
+    )
+    return "bedrock-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
+
+
+def task_input(operation: Operation, event: Any) -> dict[str, Any]:
+    """The direct-invocation task the event stands for: model values, then the caller's ids."""
+    values = {p.name: p.value for p in event.parameters or []}
+    media = event.request_body.content.get(CONTENT_TYPE) if event.request_body else None
+    for prop in media.properties if media else []:
+        values[prop.name] = decode_value(prop.value, prop.type_)
+    for name in (*CALLER_ATTRIBUTES, "idempotency_key"):
+        values.pop(name, None)  # never from the model
+    session = event.session_attributes
+    caller = {"conversation_id": session.get("conversation_id") or event.session_id}
+    if session.get("customer_id"):
+        caller["customer_id"] = session["customer_id"]
+    if "idempotency_key" in operation.task_model.model_fields:
+        caller["idempotency_key"] = session.get("idempotency_key") or derived_idempotency_key(
+            event.session_id, caller.get("customer_id"), values
+        )
+    return values | caller
+
+
+def handle_bedrock(
+    operation: Operation, runtime: ContainerRuntime, event: dict[str, Any], context: Any
+) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.parser.models.bedrock_agent import (
+        BedrockAgentEventModel,
+    )
+
+    ctx = CallContext(
+        request_id=context.aws_request_id,
+        function_name=context.function_name,
+        channel="bedrock",
+    )
+    try:
+        parsed = BedrockAgentEventModel.model_validate(event)
+    except ValidationError as exc:
+        described = describe_errors(exc.errors())
+        invalid = ValidationFailed(
+            f"not a Bedrock action-group event: {summarize_errors(described)}",
+            details={"errors": described},
+        )
+        return _refused(event, ctx, _audited(runtime, ctx, operation, invalid, invalid.details))
+    ctx = replace(ctx, principal=f"bedrock-agent:{parsed.agent.id_}/{parsed.agent.alias}")
+    status: int
+    body: dict[str, Any]
+    try:
+        if (parsed.http_method.upper(), parsed.api_path) != (operation.method, operation.route):
+            raise RouteNotFound(
+                f"{operation.intent} serves {operation.method} {operation.route}, "
+                f"not {parsed.http_method} {parsed.api_path}"
+            )
+        result = run_task(operation, runtime, ctx, task_input(operation, parsed))
+        status, body = operation.success_status, result.model_dump(mode="json")
+    except InsuranceAgentError as error:
+        asked = {"api_path": parsed.api_path, "http_method": parsed.http_method}
+        return _refused(event, ctx, _audited(runtime, ctx, operation, error, asked))
+    return _response(event, status, body)
+
+
+def _audited(
+    runtime: ContainerRuntime,
+    ctx: CallContext,
+    operation: Operation,
+    error: InsuranceAgentError,
+    payload: dict[str, Any],
+) -> InsuranceAgentError:
+    """Record a refusal the operation did not record itself; the error the caller sees."""
+    if error.audited:
+        return error
+    try:
+        record_refusal(runtime.services.audit, ctx, operation.intent, payload, error)
+    except AuditUnavailable as audit_error:
+        return audit_error
+    return error
+
+
+def _refused(event: dict[str, Any], ctx: CallContext, error: InsuranceAgentError) -> dict[str, Any]:
+    if error.status >= 500:
+        logger.warning("request failed", extra={"code": error.code, "status": error.status})
+    return _response(event, error.status, error.body(ctx.request_id))
+
+
+def _response(event: dict[str, Any], status: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Bedrock's response format; session attributes are handed back unchanged."""
+    answer: dict[str, Any] = {
+        "messageVersion": MESSAGE_VERSION,
+        "response": {
+            "actionGroup": event.get("actionGroup"),
+            "apiPath": event.get("apiPath"),
+            "httpMethod": event.get("httpMethod"),
+            "httpStatusCode": status,
+            "responseBody": {CONTENT_TYPE: {"body": json.dumps(body)}},
+        },
+    }
+    for key in ("sessionAttributes", "promptSessionAttributes"):
+        if isinstance(event.get(key), dict):
+            answer[key] = event[key]
+    return answer

@@ -1,0 +1,174 @@
+"""The state machine's contract with the layer, read from the files SAM deploys: the error
+names it retries and catches are the exception classes the functions raise, its placeholders
+are filled by template.yaml, its role invokes exactly the three functions, and a real ASL
+validator accepts it."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.template import load_template
+from devstack.workflow import STATE_MACHINE_ID, definition_path, substitution_targets
+
+# Lambda service errors Step Functions reports for the lambda:invoke integration.
+LAMBDA_SERVICE_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+FUNCTIONS = {"PolicyLookupFunction", "ClaimCreateFunction", "ClaimSummaryFunction"}
+
+
+def error_classes() -> dict[str, Any]:
+    """Every error class of the layer, including subclasses defined outside errors.py."""
+    import insurance_agent
+    from insurance_agent.errors import all_error_classes
+
+    for module in pkgutil.walk_packages(insurance_agent.__path__, "insurance_agent."):
+        importlib.import_module(module.name)
+    return {cls.__name__: cls for cls in all_error_classes()}
+
+
+@pytest.fixture(scope="module")
+def definition() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(definition_path().read_text())
+    return loaded
+
+
+def tasks(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
+    assert set(found) == {"LookUpPolicy", "FileClaim", "SummarizeClaim"}
+    return found
+
+
+def retried(state: dict[str, Any]) -> set[str]:
+    return {name for r in state.get("Retry", []) for name in r["ErrorEquals"]}
+
+
+def caught_by_name(state: dict[str, Any]) -> dict[str, str]:
+    return {
+        name: c["Next"]
+        for c in state.get("Catch", [])
+        for name in c["ErrorEquals"]
+        if name != "States.ALL"
+    }
+
+
+def test_every_error_name_in_the_definition_is_a_layer_error_class_or_a_service_error(definition):
+    classes = error_classes()
+    for name, state in tasks(definition).items():
+        for error in retried(state) | set(caught_by_name(state)):
+            assert error in classes or error in LAMBDA_SERVICE_ERRORS, (name, error)
+    choice_fail = definition["States"]["PolicyNotActive"]["Error"]
+    assert choice_fail in classes
+
+
+def test_every_retryable_error_is_retried_with_backoff_on_every_task(definition):
+    retryable = {n for n, cls in error_classes().items() if cls.retryable}
+    assert {"UpstreamUnavailable", "UpstreamTimeout", "AuditUnavailable"} <= retryable
+    for name, state in tasks(definition).items():
+        assert retryable | LAMBDA_SERVICE_ERRORS <= retried(state), name
+        for retrier in state["Retry"]:
+            assert retrier["BackoffRate"] > 1, name
+            assert retrier["MaxAttempts"] >= 2, name
+
+
+def test_no_business_error_is_retried(definition):
+    not_retryable = {n for n, cls in error_classes().items() if not cls.retryable}
+    for name, state in tasks(definition).items():
+        assert not (retried(state) & not_retryable), name
+
+
+def test_every_non_retryable_error_is_caught_by_name_into_a_fail_state(definition):
+    states = definition["States"]
+    not_retryable = {n for n, cls in error_classes().items() if not cls.retryable}
+    for name, state in tasks(definition).items():
+        caught = caught_by_name(state)
+        assert not_retryable <= set(caught), (name, not_retryable - set(caught))
+        # Retries exhausted: still a named failure, not the catch-all.
+        assert {n for n, c in error_classes().items() if c.retryable} <= set(caught), name
+        assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
+        for catcher in state["Catch"]:
+            target = states[catcher["Next"]]
+            assert target["Type"] == "Fail", catcher["Next"]
+            # The Fail state carries the caught error's name and cause (code and message).
+            assert catcher["ResultPath"] == "$.error"
+            assert (target["ErrorPath"], target["CausePath"]) == ("$.error.Error", "$.error.Cause")
+
+
+def test_the_create_step_carries_the_workflow_idempotency_key(definition):
+    states = definition["States"]
+    prepare = states["PrepareClaim"]
+    assert prepare["Parameters"]["idempotency_key.$"] == "$.idempotency_key"
+    payload = states["FileClaim"]["Parameters"]["Payload.$"]
+    assert payload == f"States.JsonMerge($.claim, {prepare['ResultPath']}, false)"
+
+
+def test_placeholders_are_exactly_the_template_substitutions_of_the_three_functions():
+    placeholders = set(re.findall(r"\$\{(\w+)\}", definition_path().read_text()))
+    targets = substitution_targets()
+    assert placeholders == set(targets)
+    assert set(targets.values()) == FUNCTIONS
+
+
+def test_the_state_machine_role_may_invoke_exactly_the_three_functions():
+    resources = load_template()["Resources"]
+    machine = resources[STATE_MACHINE_ID]["Properties"]
+    role_id = machine["Role"]["Fn::GetAtt"][0]
+    statements = [
+        s
+        for policy in resources[role_id]["Properties"]["Policies"]
+        for s in policy["PolicyDocument"]["Statement"]
+    ]
+    assert [s["Action"] for s in statements] == ["lambda:InvokeFunction"]
+    allowed = statements[0]["Resource"]
+    expected = []
+    for function in sorted(FUNCTIONS):
+        expected += [{"Fn::GetAtt": [function, "Arn"]}, {"Fn::Sub": f"${{{function}.Arn}}:*"}]
+    assert sorted(map(json.dumps, allowed)) == sorted(map(json.dumps, expected))
+
+
+def asl_validator(path: Path) -> subprocess.CompletedProcess[str]:
+    npx = shutil.which("npx")
+    assert npx, "npx (Node.js) is needed to run asl-validator"
+    return subprocess.run(
+        [npx, "--yes", "asl-validator", "--json-path", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_definition_passes_the_asl_validator_which_rejects_a_broken_copy(tmp_path):
+    accepted = asl_validator(definition_path())
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+
+    broken = json.loads(definition_path().read_text())
+    broken["States"]["IsPolicyActive"]["Default"] = "NoSuchState"
+    (tmp_path / "broken.json").write_text(json.dumps(broken))
+    rejected = asl_validator(tmp_path / "broken.json")
+    assert rejected.returncode != 0
+
+
+def test_the_example_input_makes_valid_tasks_for_each_step(definition):
+    from insurance_agent.models import ClaimCreateTask, PolicyLookupTask
+
+    from devstack.run_workflow import DEFAULT_INPUT
+
+    example = json.loads(DEFAULT_INPUT.read_text())
+    caller_fields = definition["States"]["PrepareClaim"]["Parameters"]
+    caller = {name.removesuffix(".$"): example[name.removesuffix(".$")] for name in caller_fields}
+
+    PolicyLookupTask.model_validate({k: example[k] for k in PolicyLookupTask.model_fields})
+    ClaimCreateTask.model_validate(example["claim"] | caller)  # what States.JsonMerge builds
