@@ -15,7 +15,7 @@ UV_VERSION := 0.13.9
 UV := .local/tools/bin/uv
 RUN := $(UV) run --frozen
 
-.PHONY: help env run test lint typecheck migrate trail history aws-tools layer-requirements build clean
+.PHONY: help env run test lint typecheck migrate trail history aws-tools layer-requirements build clean invoke
 .PHONY: verify load
 
 help:
@@ -24,6 +24,7 @@ help:
 	@echo "make migrate    apply migrations to DATABASE_URL"
 	@echo "make trail CONVERSATION=conv-001   a conversation's audit trail"
 	@echo "make history CUSTOMER=cust-7788    a customer's history"
+	@echo "make invoke FN=PolicyLookupFunction EVENT=events/policy_lookup_ok.json   Docker-free sam local invoke"
 	@echo "make verify     verify the audit hash chains (exit 1 if broken)"
 	@echo "make load       load with faults: Postgres restart + upstream kill, figures printed"
 
@@ -40,7 +41,8 @@ env: .venv/.synced
 run: env
 	$(RUN) python -m devstack.run
 
-test: env lint typecheck
+# aws-tools: the suite runs sam validate --lint, checkov and sam build (tests/deploy).
+test: env aws-tools lint typecheck
 	$(RUN) pytest
 
 lint: env
@@ -83,15 +85,24 @@ $(AWS_TOOLS)/.installed: tools/aws-tools.txt | $(UV)
 aws-tools: $(AWS_TOOLS)/.installed
 
 # The layer's pins come from uv.lock: one source of versions.
+LAYER_REQUIREMENTS ?= layers/common/requirements.txt
 layer-requirements: | $(UV)
 	@( echo "# Generated from uv.lock by \`make layer-requirements\`; do not edit. boto3 comes with the Lambda runtime."; \
 	   $(UV) export --frozen --no-dev --no-hashes --no-emit-project --no-header --no-annotate \
-	     --format requirements-txt ) > layers/common/requirements.txt
+	     --format requirements-txt ) > $(LAYER_REQUIREMENTS)
 
 # Without a container; for the host architecture so the artifacts can be loaded here.
 ARCH ?= $(shell uname -m | sed 's/aarch64/arm64/')
 build: aws-tools
 	$(SAM) build --parameter-overrides Architecture=$(ARCH)
+
+# Docker-free `sam local invoke`: one event through one function in a clean process, against
+# the stack `make run` started. BUILT=1 runs the `make build` artifacts instead of the source;
+# REPEAT=N sends the event N times to the one process (REPORT lines on stderr: init, warm).
+FN ?= PolicyLookupFunction
+EVENT ?= events/policy_lookup_ok.json
+invoke: env
+	$(RUN) python -m devstack.invoke $(FN) $(EVENT) $(if $(BUILT),--built .aws-sam/build) $(if $(REPEAT),--repeat $(REPEAT))
 
 clean:
 	rm -rf .venv .aws-sam .mypy_cache .ruff_cache .pytest_cache

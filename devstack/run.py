@@ -16,6 +16,7 @@ from types import FrameType
 from devstack.lambda_runtime import load_handler, resolve_environment
 from devstack.local_api import LocalApi
 from devstack.stack import local_stack
+from devstack.stack_env import remove_stack_env, write_sam_env, write_stack_env
 from devstack.template import functions, layer_dirs
 
 EXAMPLES = """\
@@ -51,10 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         layers = list(layer_dirs())
         bound = [(spec, load_handler(spec, extra_paths=layers)) for spec in specs.values()]
         server = LocalApi(bound).serve(port=args.port)
+        stack_env = write_stack_env(env)
+        write_sam_env(env)
         from datetime import UTC, datetime
 
         print(f"postgres: {stack.postgres.source}; database {args.database}", flush=True)
         print(f"reference insurance service: {stack.reference.url}", flush=True)
+        print(f"function environment for `make invoke`: {stack_env}", flush=True)
         print(
             f"ready: http://127.0.0.1:{args.port} serving "
             + ", ".join(f"{r.method} {r.path}" for s in specs.values() for r in s.routes)
@@ -68,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\nstopping", file=sys.stderr, flush=True)
         finally:
             server.server_close()
+            remove_stack_env()
     return 0
 
 

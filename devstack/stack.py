@@ -123,6 +123,8 @@ class Stack:
         """What the functions read, pointed at this stack (the dev key, not Secrets Manager)."""
         return {
             "DATABASE_URL": self.database_url,
+            # template.yaml turns IAM auth on for AWS; locally the URL above is the way in.
+            "DB_IAM_AUTH": "false",
             "FASTAPI_INSURANCE_BASE_URL": self.reference.url,
             "FASTAPI_INSURANCE_API_KEY": self.reference.api_key,
             "POWERTOOLS_TRACE_DISABLED": "true",

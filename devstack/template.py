@@ -97,3 +97,13 @@ def layer_dirs(template: dict[str, Any] | None = None) -> list[Path]:
         for res in template["Resources"].values()
         if res.get("Type") == "AWS::Serverless::LayerVersion"
     ]
+
+
+def layer_logical_ids(template: dict[str, Any] | None = None) -> list[str]:
+    """The layers' logical ids: ``sam build`` names each built layer's directory after it."""
+    template = template or load_template()
+    return [
+        logical_id
+        for logical_id, res in template["Resources"].items()
+        if res.get("Type") == "AWS::Serverless::LayerVersion"
+    ]

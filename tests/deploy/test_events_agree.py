@@ -1,0 +1,112 @@
+"""template.yaml, events/ and the handlers agree: every route has events, every event names a
+function that exists and a route it serves, every handler path resolves."""
+
+from __future__ import annotations
+
+import ast
+import json
+
+import pytest
+from insurance_agent.entry import event_kind
+
+from devstack.invoke import EVENTS_DIR, MANIFEST, load_manifest, render_event
+from devstack.template import functions, load_template
+
+# Files in events/ that are not events: the manifest, and `sam local invoke --env-vars` input.
+NOT_EVENTS = {MANIFEST.name, "env.json"}
+# Bedrock Agent action-group events (bedrock_*.json) are events like any other: in the
+# manifest, with the httpStatusCode of Bedrock's response as their expected outcome.
+SPECS = functions()
+CASES = load_manifest()
+
+
+def test_every_event_file_is_in_the_manifest_and_every_entry_has_a_file():
+    files = {p.name for p in EVENTS_DIR.glob("*.json")} - NOT_EVENTS
+    assert files == set(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_event_names_an_existing_function_and_a_well_formed_outcome(name):
+    case = CASES[name]
+    assert case.function in SPECS, f"{name}: no {case.function} in template.yaml"
+    assert case.description
+    event = render_event(case.path)
+    kind = event_kind(event)
+    if kind == "direct":
+        # A direct invocation returns ("ok") or raises a named error Step Functions catches.
+        assert case.expect == "ok" or (isinstance(case.expect, str) and case.expect[0].isupper())
+    else:
+        assert isinstance(case.expect, int)
+        assert 200 <= case.expect < 600
+    assert "{{" not in json.dumps(event), "unrendered placeholder"
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n, c in CASES.items() if event_kind(render_event(c.path)) == "http")
+)
+def test_http_events_are_shaped_like_api_gateway_v2_with_jwt_claims(name):
+    case = CASES[name]
+    event = render_event(case.path)
+    routes = {f"{r.method} {r.path}" for r in SPECS[case.function].routes}
+    assert event["version"] == "2.0"
+    assert event["routeKey"] in routes, f"{name}: {case.function} does not serve it"
+    assert event["requestContext"]["routeKey"] == event["routeKey"]
+    method, _ = event["routeKey"].split(" ", 1)
+    assert event["requestContext"]["http"]["method"] == method
+    assert event["rawPath"] == event["requestContext"]["http"]["path"]
+    assert all(k == k.lower() for k in event["headers"]), "HTTP API lower-cases header names"
+    claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
+    # API Gateway passes every claim as a string.
+    assert all(isinstance(v, str) for v in claims.values())
+    assert claims["sub"]
+    assert "customer_id" in claims or "insurance/agent" in claims.get("scope", "").split()
+
+
+def test_every_route_in_the_template_has_an_ok_and_a_refused_http_event():
+    for spec in SPECS.values():
+        for route in spec.routes:
+            key = f"{route.method} {route.path}"
+            outcomes = [
+                c.expect
+                for c in CASES.values()
+                if c.function == spec.logical_id and render_event(c.path).get("routeKey") == key
+            ]
+            assert any(isinstance(o, int) and o < 300 for o in outcomes), key
+            assert any(isinstance(o, int) and o >= 400 for o in outcomes), key
+
+
+def test_every_function_has_a_direct_ok_and_a_direct_refusal():
+    for name in SPECS:
+        outcomes = [
+            c.expect
+            for c in CASES.values()
+            if c.function == name and event_kind(render_event(c.path)) == "direct"
+        ]
+        assert "ok" in outcomes, name
+        assert any(o != "ok" for o in outcomes), name
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_handler_path_resolves_to_a_module_defining_it(name):
+    spec = SPECS[name]
+    module, attr = spec.module_and_attr
+    source = spec.code_dir / (module.replace(".", "/") + ".py")
+    assert source.is_file(), f"{spec.handler}: no {source}"
+    tree = ast.parse(source.read_text())
+    assigned = {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    } | {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert attr in assigned, f"{source} does not define {attr}"
+
+
+def test_sam_env_vars_only_name_variables_the_template_declares():
+    # `sam local invoke --env-vars` silently ignores variables the template does not declare.
+    declared = set(load_template()["Globals"]["Function"]["Environment"]["Variables"])
+    env_json = json.loads((EVENTS_DIR / "env.json").read_text())
+    assert set(env_json["Parameters"]) <= declared
+    assert env_json["Parameters"]["DB_IAM_AUTH"] == "false"
+    assert {"DATABASE_URL", "FASTAPI_INSURANCE_API_KEY"} <= set(env_json["Parameters"])
