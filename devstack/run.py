@@ -41,9 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def stop(signum: int, frame: FrameType | None) -> None:
+        # `uv run` forwards the signal it got too: take the first, let shutdown finish.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     with local_stack(args.database, reference_port=args.reference_port) as stack:
         env = stack.function_env()
         specs = functions()
