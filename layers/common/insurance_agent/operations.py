@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -181,6 +182,12 @@ def lookup_policy(services: Services, ctx: CallContext, request: PolicyLookupReq
     return run_audited(services, ctx, "policy_lookup", request.model_dump(mode="json"), action)
 
 
+def upstream_idempotency_key(customer_id: str, key: str) -> str:
+    """The key upstream deduplicates on, scoped to the customer like our records: upstream
+    sees one API client (us) for every customer, so two customers' keys must not meet there."""
+    return "ik-" + hashlib.sha256(f"{customer_id}\n{key}".encode()).hexdigest()
+
+
 def create_claim(services: Services, ctx: CallContext, request: ClaimRequest) -> Claim:
     payload = request.model_dump(mode="json")
 
@@ -193,7 +200,9 @@ def create_claim(services: Services, ctx: CallContext, request: ClaimRequest) ->
             entry_for(ctx, "claim_create", payload, outcome="pending", result=None)
         )
         return services.upstream.file_claim(
-            request, customer_id=policy.customer_id, idempotency_key=idempotency_key
+            request,
+            customer_id=policy.customer_id,
+            idempotency_key=upstream_idempotency_key(policy.customer_id, idempotency_key),
         )
 
     def action(trail: Trail) -> Claim:
