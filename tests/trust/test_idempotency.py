@@ -81,7 +81,7 @@ def _assert_filed_once(rows: list[dict[str, Any]]) -> None:
 
 
 def test_a_retry_is_answered_with_the_first_answer_and_never_reaches_upstream(
-    handlers, fresh_reference, database_url, conversation_id
+    handlers, fresh_reference, database_url, conversation_id, run_ops
 ):
     key = _key()
     first = _claim(handlers[FN], conversation_id, key)
@@ -101,6 +101,11 @@ def test_a_retry_is_answered_with_the_first_answer_and_never_reaches_upstream(
     assert (replay["outcome"], replay["intent_id"], replay["error_code"]) == ("ok", None, None)
     assert replay["result"] == first.body | {"idempotent_replay": True}
     assert replay["request_id"] != rows[1]["request_id"]
+    code, trail = run_ops(
+        "trail", "--conversation", conversation_id, "--database-url", database_url
+    )
+    assert code == 0
+    assert [line.count("(replayed: ") for line in trail.splitlines()[:3]] == [0, 0, 1]
 
 
 def test_the_same_key_with_another_body_is_a_conflict_and_files_nothing(
