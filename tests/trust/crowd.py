@@ -11,24 +11,13 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import os
 import threading
 from typing import Any
 
 from devstack.events import LambdaContext, http_api_event
+from devstack.load import claim_event, new_container
 
 FUNCTION_NAME = "ClaimCreateFunction"
-
-
-def _post(headers: dict[str, str], body: dict[str, Any], request_id: str) -> dict[str, Any]:
-    return http_api_event(
-        "POST",
-        "/claims",
-        route_key="POST /claims",
-        headers=headers,
-        body=json.dumps(body),
-        request_id=request_id,
-    )
 
 
 def _process(
@@ -41,18 +30,8 @@ def _process(
     go: Any,
     results: Any,
 ) -> None:
-    os.environ.update(
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_METRICS_DISABLED="true",
-        POWERTOOLS_LOG_LEVEL="ERROR",
-    )
-    from insurance_agent.catalog import OPERATIONS
-    from insurance_agent.entry import FunctionEntry
-    from insurance_agent.runtime import ContainerRuntime
-    from insurance_agent.settings import Settings
-
     def container(n: int) -> None:
-        entry = FunctionEntry(OPERATIONS["claim_create"], ContainerRuntime(Settings(**settings)))
+        entry = new_container("claim_create", settings)
         try:
             # The cold start: a first invocation (refused: wrong method) loads the app and
             # connects the pool, so the crowd's requests meet only each other.
@@ -67,7 +46,7 @@ def _process(
             go.wait()
             request_id = f"crowd-{process_no}-{n}"
             response = entry.handler(
-                _post(headers, body, request_id), LambdaContext(function_name=FUNCTION_NAME)
+                claim_event(headers, body, request_id), LambdaContext(function_name=FUNCTION_NAME)
             )
             results.put(
                 {

@@ -274,12 +274,7 @@ def test_two_customers_may_use_the_same_key(
 def test_the_functions_role_has_what_idempotency_needs(
     app_login, make_entry, fresh_reference, conversation_id
 ):
-    entry = make_entry(
-        "claim_create",
-        database_url=app_login.url,
-        fastapi_insurance_base_url=fresh_reference.url,
-        fastapi_insurance_api_key=fresh_reference.api_key,
-    )
+    entry = make_entry("claim_create", database_url=app_login.url)
     key = _key()
     first = _claim(entry.handler, conversation_id, key)
     again = _claim(entry.handler, conversation_id, key)
