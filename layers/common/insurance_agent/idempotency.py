@@ -27,13 +27,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from insurance_agent.context import CallContext
 from insurance_agent.database import Database
 from insurance_agent.errors import AuditUnavailable, IdempotencyConflict, RequestInProgress
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+    from insurance_agent.idempotency_store import PostgresPersistenceLayer
 
 # What a refused duplicate is told to wait: a filing normally ends well within a second or two.
 RETRY_AFTER_S = 1
@@ -59,13 +64,13 @@ class PostgresIdempotency:
         self._database = database
         self._ttl_s = ttl_s
         self._lambda_context: Any = None
-        self._machinery: tuple[Any, Any] | None = None
+        self._machinery: tuple[IdempotencyConfig, PostgresPersistenceLayer] | None = None
         self._lock = threading.Lock()
 
     def register_lambda_context(self, context: Any) -> None:
         self._lambda_context = context
 
-    def _config_and_store(self) -> tuple[Any, Any]:
+    def _config_and_store(self) -> tuple[IdempotencyConfig, PostgresPersistenceLayer]:
         if self._machinery is None:
             with self._lock:
                 if self._machinery is None:
@@ -106,6 +111,8 @@ class PostgresIdempotency:
         config, store = self._config_and_store()
         config.register_lambda_context(self._lambda_context)
 
+        # Decorated per call: the action is this request's closure. Powertools keeps no state in
+        # the wrapper; the config and the persistence layer are the container's.
         def run(*, scoped: dict[str, Any]) -> R:
             return action()
 
