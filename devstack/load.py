@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -36,6 +36,9 @@ from devstack.events import LambdaContext, http_api_event
 from devstack.postgres import find_postgres, scratch_database
 from devstack.private_postgres import PrivateCluster, private_cluster
 from devstack.stack import ReferenceService, start_reference_service
+
+if TYPE_CHECKING:
+    from insurance_agent.entry import FunctionEntry
 
 APPLICATION_NAME = "insurance-agent-api"  # what the functions' pool reports (database.py)
 # One function per container, as in Lambda: two lookup containers, one of each other.
@@ -83,14 +86,34 @@ def _event(intent: str, worker: int, n: int, run: str) -> dict[str, Any]:
         "description": f"Load test claim {n}.",
         "amount_claimed": {"amount": "120.00", "currency": "USD"},
     }
+    return claim_event(headers | {"Idempotency-Key": f"idem-{request_id}"}, body, request_id)
+
+
+def claim_event(headers: dict[str, str], body: dict[str, Any], request_id: str) -> dict[str, Any]:
     return http_api_event(
         "POST",
         "/claims",
         route_key="POST /claims",
-        headers=headers | {"Idempotency-Key": f"idem-{request_id}"},
+        headers=headers,
         body=json.dumps(body),
         request_id=request_id,
     )
+
+
+def new_container(intent: str, settings: dict[str, Any]) -> FunctionEntry:
+    """A Lambda-like container in this process: a ``FunctionEntry`` with its own runtime (its
+    own pool and HTTP client), logging only errors."""
+    os.environ.update(
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_METRICS_DISABLED="true",
+        POWERTOOLS_LOG_LEVEL="ERROR",
+    )
+    from insurance_agent.catalog import OPERATIONS
+    from insurance_agent.entry import FunctionEntry
+    from insurance_agent.runtime import ContainerRuntime
+    from insurance_agent.settings import Settings
+
+    return FunctionEntry(OPERATIONS[intent], ContainerRuntime(Settings(**settings)))
 
 
 def container_main(
@@ -105,19 +128,9 @@ def container_main(
     results: Any,
 ) -> None:
     """A Lambda container: cold start once, then invocations until the run's target is met."""
-    os.environ.update(
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_METRICS_DISABLED="true",
-        POWERTOOLS_LOG_LEVEL="ERROR",
-    )
     # Retries are expected under faults; the pool's connection errors stay visible.
     logging.getLogger("stamina").setLevel(logging.ERROR)
-    from insurance_agent.catalog import OPERATIONS
-    from insurance_agent.entry import FunctionEntry
-    from insurance_agent.runtime import ContainerRuntime
-    from insurance_agent.settings import Settings
-
-    entry = FunctionEntry(OPERATIONS[intent], ContainerRuntime(Settings(**settings)))
+    entry = new_container(intent, settings)
     context = LambdaContext(function_name=f"load-{intent}")
     ready.release()
     go.wait()

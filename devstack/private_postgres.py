@@ -42,6 +42,7 @@ class PrivateCluster:
     bin_dir: Path
     data_dir: Path
     port: int
+    max_connections: int = 40
 
     @property
     def url(self) -> str:
@@ -56,7 +57,8 @@ class PrivateCluster:
     def _pg_ctl(self, action: str, *extra: str) -> None:
         options = (
             f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=40"
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            f"-c max_connections={self.max_connections}"
         )
         self._run(
             "pg_ctl",
@@ -97,12 +99,12 @@ class PrivateCluster:
 
 
 @contextlib.contextmanager
-def private_cluster() -> Iterator[PrivateCluster]:
+def private_cluster(*, max_connections: int = 40) -> Iterator[PrivateCluster]:
     base = Path(tempfile.mkdtemp(prefix="ia-pg-"))
     try:
         if os.geteuid() == 0:
             shutil.chown(base, user="postgres", group="postgres")
-        cluster = PrivateCluster(server_bin_dir(), base, free_port())
+        cluster = PrivateCluster(server_bin_dir(), base, free_port(), max_connections)
         cluster.init()
         cluster.start()
         try:

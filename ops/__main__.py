@@ -4,6 +4,7 @@
     python -m ops history --customer cust-7788 [--json]
     python -m ops verify (--conversation conv-001 | --all [--checkpoint FILE])
                                             exit 1 on a broken chain
+    python -m ops purge-idempotency         delete expired idempotency records
 
 Reads DATABASE_URL (or --database-url).
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 import psycopg
 
 from ops import verify
+from ops.idempotency import purge_expired
 from ops.trail import as_json_lines, as_text, fetch
 
 
@@ -48,12 +50,19 @@ def main(argv: list[str] | None = None) -> int:
         "it where the database's administrators cannot rewrite it",
     )
     check.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    purge = sub.add_parser(
+        "purge-idempotency", help="delete expired idempotency records (safe while serving)"
+    )
+    purge.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     args = parser.parse_args(argv)
     if args.command == "verify" and args.checkpoint and not args.all:
         parser.error("--checkpoint goes with --all")
     url = args.database_url or _dev_database_url()
     if args.command == "verify":
         return _verify(url, args.conversation, args.checkpoint)
+    if args.command == "purge-idempotency":
+        print(f"purged {purge_expired(url)} expired idempotency record(s)")
+        return 0
     if args.command == "trail":
         rows = fetch(url, conversation_id=args.conversation, limit=args.limit)
     else:

@@ -63,6 +63,8 @@ def _what_was_answered(row: dict[str, Any]) -> str:
             extra = (
                 f" status={result['status']}" if key == "claim_id" and "status" in result else ""
             )
+            if result.get("idempotent_replay"):
+                extra += " (replayed: the key's first answer, nothing filed)"
             return f"{key}={result[key]}{extra}"
     return ""
 

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -57,6 +58,8 @@ class AdminState:
     faults: list[FaultRule] = field(default_factory=list)
     peers: set[tuple[str, int]] = field(default_factory=set)
     requests: int = 0
+    # Requests by "METHOD /path": how tests count upstream calls of one kind (POST /v1/claims).
+    routes: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take_fault(self, method: str, path: str) -> FaultRule | None:
@@ -95,6 +98,7 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
             with state.lock:
                 state.peers.add((request.client.host, request.client.port))
                 state.requests += 1
+                state.routes[f"{request.method} {request.url.path}"] += 1
         rule = state.take_fault(request.method, request.url.path)
         processed: Response | None = None
         if rule is not None and rule.after_processing:
@@ -246,12 +250,17 @@ def _add_admin_routes(
     @app.get("/_admin/stats", dependencies=auth)
     def stats() -> dict[str, Any]:
         with state.lock:
-            return {"requests": state.requests, "peers": sorted(state.peers)}
+            return {
+                "requests": state.requests,
+                "peers": sorted(state.peers),
+                "routes": dict(state.routes),
+            }
 
     @app.post("/_admin/stats/reset", dependencies=auth)
     def reset_stats() -> dict[str, int]:
         with state.lock:
             state.peers.clear()
+            state.routes.clear()
             state.requests = 0
         return {"requests": 0}
 

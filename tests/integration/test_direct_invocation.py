@@ -45,8 +45,14 @@ def test_claim_create_direct(handlers, fresh_reference, audit_rows, conversation
     assert result["claim_id"] == replay["claim_id"]
     assert result["status"] == "submitted"
     assert upstream_claim_count(fresh_reference) == before + 1
-    outcomes = [r["outcome"] for r in audit_rows(conversation_id)]
-    assert outcomes == ["pending", "ok", "pending", "ok"]
+    # The retry is answered from the idempotency record: the filing is audited once (intent
+    # and the result naming it), the replay gets its own ok row naming no intent.
+    pending, filed, replayed = audit_rows(conversation_id)
+    assert [r["outcome"] for r in (pending, filed, replayed)] == ["pending", "ok", "ok"]
+    assert filed["intent_id"] == pending["id"]
+    assert replayed["intent_id"] is None
+    assert replayed["result"]["idempotent_replay"] is True
+    assert "idempotent_replay" not in filed["result"]
 
 
 def test_claim_summary_direct_equals_http(handlers, fresh_reference, conversation_id):

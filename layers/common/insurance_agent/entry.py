@@ -47,6 +47,7 @@ class FunctionEntry:
     def handler(self, event: Any, context: Any) -> Any:
         kind = event_kind(event)
         logger.append_keys(intent=self.operation.intent, channel=kind)
+        self.runtime.begin_invocation(context)
         if kind == "http":
             return self._handle_http(event, context)
         if kind == "bedrock":

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from insurance_agent.models import (
     PolicyLookupRequest,
     utc_now,
 )
-from insurance_agent.ports import AuditEntry, AuditStore, InsuranceApi
+from insurance_agent.ports import AuditEntry, AuditStore, Idempotency, InsuranceApi
 from insurance_agent.redaction import redact
 
 
@@ -41,12 +42,14 @@ from insurance_agent.redaction import redact
 class Services:
     upstream: InsuranceApi
     audit: AuditStore
+    idempotency: Idempotency
     clock: Callable[[], datetime] = utc_now
 
 
 @dataclass
 class Trail:
-    """What an operation tells the audit while it runs (the id of a pending intent row)."""
+    """What an operation tells the audit while it runs: the id of a pending intent row, and
+    notes that go into its ``ok`` row's result (``idempotent_replay``)."""
 
     intent_id: UUID | None = None
     notes: dict[str, Any] = field(default_factory=dict)
@@ -134,7 +137,7 @@ def run_audited[R: BaseModel](
                 intent,
                 payload,
                 outcome="ok",
-                result=result.model_dump(mode="json"),
+                result=result.model_dump(mode="json") | trail.notes,
                 duration_ms=elapsed_ms(),
                 intent_id=trail.intent_id,
             )
@@ -179,12 +182,16 @@ def lookup_policy(services: Services, ctx: CallContext, request: PolicyLookupReq
     return run_audited(services, ctx, "policy_lookup", request.model_dump(mode="json"), action)
 
 
+def upstream_idempotency_key(customer_id: str, key: str) -> str:
+    """The key upstream deduplicates on, scoped to the customer like our records: upstream
+    sees one API client (us) for every customer, so two customers' keys must not meet there."""
+    return "ik-" + hashlib.sha256(f"{customer_id}\n{key}".encode()).hexdigest()
+
+
 def create_claim(services: Services, ctx: CallContext, request: ClaimRequest) -> Claim:
     payload = request.model_dump(mode="json")
 
-    def action(trail: Trail) -> Claim:
-        if not ctx.idempotency_key:
-            raise AssertionError("claim creation needs an idempotency key")  # edges enforce it
+    def file(trail: Trail, idempotency_key: str) -> Claim:
         policy = _owned(services.upstream.get_policy(request.policy_number), ctx)
         check_claim_admissible(policy, request, today=services.clock().date())
         # The intent is on record before anything is filed: if this write fails, the
@@ -193,8 +200,23 @@ def create_claim(services: Services, ctx: CallContext, request: ClaimRequest) ->
             entry_for(ctx, "claim_create", payload, outcome="pending", result=None)
         )
         return services.upstream.file_claim(
-            request, customer_id=policy.customer_id, idempotency_key=ctx.idempotency_key
+            request,
+            customer_id=policy.customer_id,
+            idempotency_key=upstream_idempotency_key(policy.customer_id, idempotency_key),
         )
+
+    def action(trail: Trail) -> Claim:
+        key = ctx.idempotency_key
+        if not key:
+            raise AssertionError("claim creation needs an idempotency key")  # edges enforce it
+        # Once per key: a retry gets the first answer (its own ok row, marked as a replay and
+        # naming no intent); the filing's intent and result rows are written once.
+        claim, replayed = services.idempotency.once(
+            ctx, "claim_create", payload, Claim, lambda: file(trail, key)
+        )
+        if replayed:
+            trail.notes["idempotent_replay"] = True
+        return claim
 
     return run_audited(services, ctx, "claim_create", payload, action)
 

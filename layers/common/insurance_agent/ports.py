@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
 
+from pydantic import BaseModel
+
+from insurance_agent.context import CallContext
 from insurance_agent.errors import Outcome
 from insurance_agent.models import Claim, ClaimRequest, Intent, Policy
 
@@ -47,3 +51,24 @@ class AuditStore(Protocol):
     """Append-only record of every interaction. Raises ``AuditUnavailable`` when it cannot."""
 
     def record(self, entry: AuditEntry) -> UUID: ...
+
+
+class Idempotency(Protocol):
+    """At most once per (operation, customer, idempotency key): later calls get the first answer.
+
+    ``once`` answers ``(answer, replayed)``; it raises ``IdempotencyConflict`` for the same key
+    with another request, ``RequestInProgress`` while the first call runs, ``AuditUnavailable``
+    when its records cannot be read or written.
+    """
+
+    def register_lambda_context(self, context: Any) -> None:
+        """The invocation whose remaining time bounds how long a key stays in progress."""
+
+    def once[R: BaseModel](
+        self,
+        ctx: CallContext,
+        operation: str,
+        request: dict[str, Any],
+        model: type[R],
+        action: Callable[[], R],
+    ) -> tuple[R, bool]: ...

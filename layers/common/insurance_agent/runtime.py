@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from insurance_agent.api_key import api_key_provider
 from insurance_agent.audit import PostgresAuditStore
 from insurance_agent.database import Database
+from insurance_agent.idempotency import PostgresIdempotency
 from insurance_agent.operations import Services
 from insurance_agent.redaction import register_secrets
 from insurance_agent.settings import Settings, get_settings
@@ -23,7 +25,12 @@ def build_services(settings: Settings) -> tuple[Services, Database, InsuranceApi
         retry_attempts=settings.upstream_retry_attempts,
         retry_budget_s=settings.upstream_retry_budget_s,
     )
-    return Services(upstream=client, audit=PostgresAuditStore(database)), database, client
+    services = Services(
+        upstream=client,
+        audit=PostgresAuditStore(database),
+        idempotency=PostgresIdempotency(database, ttl_s=settings.idempotency_ttl_s),
+    )
+    return services, database, client
 
 
 class ContainerRuntime:
@@ -45,6 +52,10 @@ class ContainerRuntime:
                 if self._services is None:
                     self._services, self.database, self.client = build_services(self.settings)
         return self._services
+
+    def begin_invocation(self, context: Any) -> None:
+        """Every invocation: a key it holds in progress expires with this invocation's time."""
+        self.services.idempotency.register_lambda_context(context)
 
     def close(self) -> None:
         if self.database is not None:

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # -- request limits -----------------------------------------------------------------
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
 
+    # -- idempotent claim creation: how long a key's first answer is replayed --------------
+    idempotency_ttl_s: int = Field(default=3600, gt=0)
+
     @model_validator(mode="after")
     def _one_way_to_each_dependency(self) -> Settings:
         if self.db_iam_auth:
