@@ -83,7 +83,7 @@ class DevIdentityProvider:
         } | identity
         return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.kid})
 
-    def save(self, path: Path = IDENTITY_FILE) -> Path:
+    def save(self, path: Path | None = None) -> Path:
         pem = self.private_key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -95,10 +95,11 @@ class DevIdentityProvider:
             "kid": self.kid,
             "private_key_pem": pem,
         }
-        return write_private(path, json.dumps(record, indent=2) + "\n")
+        return write_private(path or IDENTITY_FILE, json.dumps(record, indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: Path = IDENTITY_FILE) -> DevIdentityProvider:
+    def load(cls, path: Path | None = None) -> DevIdentityProvider:
+        path = path or IDENTITY_FILE
         if not path.exists():
             raise StackNotRunning(
                 f"{path} not found: `make run` writes the development signing key while it runs"
