@@ -16,12 +16,13 @@ UV := .local/tools/bin/uv
 RUN := $(UV) run --frozen
 
 .PHONY: help env run test lint typecheck migrate trail history aws-tools layer-requirements build clean invoke
-.PHONY: verify load
+.PHONY: verify load token
 
 help:
 	@echo "make run        local stack: Postgres + migrations + reference service + API on :3000"
 	@echo "make test       lint, type-check and the whole test suite (what CI runs)"
 	@echo "make migrate    apply migrations to DATABASE_URL"
+	@echo "make token CUSTOMER=cust-7788 | AGENT=1   a development bearer token for the running stack"
 	@echo "make trail CONVERSATION=conv-001   a conversation's audit trail"
 	@echo "make history CUSTOMER=cust-7788    a customer's history"
 	@echo "make invoke FN=PolicyLookupFunction EVENT=events/policy_lookup_ok.json   Docker-free sam local invoke"
@@ -51,6 +52,10 @@ lint: env
 
 typecheck: env
 	$(RUN) mypy layers/common/insurance_agent devstack reference_service ops functions
+
+# A bearer token signed with the running stack's key: curl -H "Authorization: Bearer $$(make -s token CUSTOMER=cust-7788)"
+token: env
+	@$(RUN) python -m devstack.tokens $(if $(AGENT),agent,customer $(CUSTOMER))
 
 migrate: env
 	$(RUN) python -m devstack.migrate

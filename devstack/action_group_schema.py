@@ -7,7 +7,8 @@ touches neither the database nor upstream), then adapted to what Bedrock reads:
 - OpenAPI 3.0.0: ``anyOf [X, {"type": "null"}]`` becomes X with ``nullable: true`` (the 3.1 to
   3.0 step Powertools' BedrockAgentResolver also takes);
 - the caller headers (``X-Conversation-Id``, ``X-Customer-Id``) and ``Idempotency-Key`` are
-  left out: the Bedrock door takes them from session attributes, never from the model.
+  left out: the Bedrock door takes them from session attributes, never from the model;
+- so are the 401 and 403 answers to a bearer token: IAM lets Bedrock in, not a JWT.
 
     python -m devstack.action_group_schema           # write schemas/action_groups/*.json
     python -m devstack.action_group_schema --check   # exit 1 when a committed file is stale
@@ -29,6 +30,7 @@ SCHEMA_DIR = ROOT / "schemas" / "action_groups"
 OPENAPI_VERSION = "3.0.0"
 # Filled by the Bedrock door from session attributes (see insurance_agent.bedrock).
 SESSION_HEADERS = frozenset({"x-conversation-id", "x-customer-id", "idempotency-key"})
+TOKEN_RESPONSES = ("401", "403")
 
 
 def _schema_only_runtime() -> Any:
@@ -81,6 +83,8 @@ def action_group_schema(intent: str) -> dict[str, Any]:
                 op["parameters"] = kept
             else:
                 op.pop("parameters", None)
+            for status in TOKEN_RESPONSES:
+                op.get("responses", {}).pop(status, None)
     return schema
 
 

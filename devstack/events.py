@@ -41,10 +41,12 @@ def http_api_event(
     query: str = "",
     body: bytes | str | None = None,
     jwt_claims: dict[str, Any] | None = None,
+    jwt_scopes: list[str] | None = None,
     source_ip: str = "127.0.0.1",
     request_id: str | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API payload v2.0 event."""
+    """An API Gateway HTTP API payload v2.0 event; ``jwt_claims`` as the JWT authorizer passes
+    them (devstack.jwt_authorizer.gateway_claims), None for a route without one."""
     now = datetime.now(UTC)
     lower = {k.lower(): v for k, v in (headers or {}).items()}
     event: dict[str, Any] = {
@@ -80,7 +82,9 @@ def http_api_event(
     if path_parameters:
         event["pathParameters"] = path_parameters
     if jwt_claims is not None:
-        event["requestContext"]["authorizer"] = {"jwt": {"claims": jwt_claims, "scopes": None}}
+        event["requestContext"]["authorizer"] = {
+            "jwt": {"claims": jwt_claims, "scopes": jwt_scopes}
+        }
     if body is not None:
         raw = body.encode() if isinstance(body, str) else body
         try:

@@ -32,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from devstack import migrate
+from devstack.dev_identity import agent_identity
 from devstack.events import LambdaContext, http_api_event
+from devstack.jwt_authorizer import gateway_claims
 from devstack.postgres import find_postgres, scratch_database
 from devstack.private_postgres import PrivateCluster, private_cluster
 from devstack.stack import ReferenceService, start_reference_service
@@ -46,6 +48,8 @@ CONTAINER_FUNCTIONS = ("policy_lookup", "claim_summary", "claim_create", "policy
 PG_RESTART_AT = 0.25
 UPSTREAM_KILL_AT = 0.55
 UPSTREAM_DOWN_S = 1.0
+# The requests come through the gateway's JWT authorizer as an agent's.
+AGENT_CLAIMS = gateway_claims(agent_identity("load-agent"))
 
 
 # -- one container ------------------------------------------------------------------------------
@@ -68,6 +72,7 @@ def _event(intent: str, worker: int, n: int, run: str) -> dict[str, Any]:
             path_parameters={"policy_number": number},
             headers=headers,
             request_id=request_id,
+            jwt_claims=AGENT_CLAIMS,
         )
     if intent == "claim_summary":
         body: dict[str, Any] = {"policy_number": ("POL-10002", "POL-10003")[n % 2]}
@@ -78,6 +83,7 @@ def _event(intent: str, worker: int, n: int, run: str) -> dict[str, Any]:
             headers=headers,
             body=json.dumps(body),
             request_id=request_id,
+            jwt_claims=AGENT_CLAIMS,
         )
     body = {
         "policy_number": "POL-10001",
@@ -97,6 +103,7 @@ def claim_event(headers: dict[str, str], body: dict[str, Any], request_id: str) 
         headers=headers,
         body=json.dumps(body),
         request_id=request_id,
+        jwt_claims=AGENT_CLAIMS,
     )
 
 

@@ -1,8 +1,10 @@
 """A local HTTP API on 127.0.0.1:3000 that behaves like API Gateway in front of the functions.
 
-Each request is matched against the routes in template.yaml, turned into an HTTP API v2
-event, and passed to the function's handler exactly as Lambda would, one invocation at a
-time per function (one warm container each).
+Each request is matched against the routes in template.yaml, its bearer token verified the
+way the template's JWT authorizer does (devstack.jwt_authorizer: a bad or missing token is
+answered 401 here and no function runs), turned into an HTTP API v2 event with the token's
+claims in ``requestContext.authorizer.jwt``, and passed to the function's handler exactly as
+Lambda would, one invocation at a time per function (one warm container each).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from devstack.events import LambdaContext, http_api_event, response_body
+from devstack.jwt_authorizer import UNAUTHORIZED_BODY, JwtAuthorizer, TokenRejected
 from devstack.template import FunctionSpec, Route
 
 Handler = Callable[[Any, Any], Any]
@@ -53,7 +56,10 @@ def compile_path(path: str) -> re.Pattern[str]:
 
 
 class LocalApi:
-    def __init__(self, bound: list[tuple[FunctionSpec, Handler]]) -> None:
+    def __init__(
+        self, bound: list[tuple[FunctionSpec, Handler]], *, authorizer: JwtAuthorizer
+    ) -> None:
+        self.authorizer = authorizer
         self.routes: list[BoundRoute] = []
         for spec, handler in bound:
             # One thread per function: one warm container, one invocation at a time.
@@ -73,6 +79,17 @@ class LocalApi:
             params = bound.match(method, path)
             if params is None:
                 continue
+            authorization = next(
+                (v for k, v in headers.items() if k.lower() == "authorization"), None
+            )
+            try:
+                verified = self.authorizer.verify(authorization)
+            except TokenRejected as rejected:
+                return (
+                    401,
+                    {"content-type": "application/json", "www-authenticate": rejected.challenge},
+                    UNAUTHORIZED_BODY,
+                )
             event = http_api_event(
                 method,
                 path,
@@ -81,6 +98,8 @@ class LocalApi:
                 headers=headers,
                 query=query,
                 body=body if body else None,
+                jwt_claims=verified["claims"],
+                jwt_scopes=verified["scopes"],
             )
             context = LambdaContext(
                 function_name=bound.spec.logical_id,

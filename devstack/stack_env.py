@@ -27,7 +27,7 @@ class StackNotRunning(RuntimeError):
     pass
 
 
-def _write_private(path: Path, text: str) -> Path:
+def write_private(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Created 0600 before any secret is written, never widened afterwards.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -45,7 +45,7 @@ def write_stack_env(env: dict[str, str], path: Path = STACK_ENV) -> Path:
         if "'" in value or "\n" in value:
             raise ValueError(f"{name}: value cannot be written to {path.name}")
         lines.append(f"{name}='{value}'")
-    return _write_private(path, "\n".join(lines) + "\n")
+    return write_private(path, "\n".join(lines) + "\n")
 
 
 def write_sam_env(
@@ -57,7 +57,7 @@ def write_sam_env(
     params["FASTAPI_INSURANCE_API_KEY"] = env["FASTAPI_INSURANCE_API_KEY"]
     for name in ("DATABASE_URL", "FASTAPI_INSURANCE_BASE_URL"):
         params[name] = _seen_from_container(env[name])
-    return _write_private(path, json.dumps(sam_env, indent=2) + "\n")
+    return write_private(path, json.dumps(sam_env, indent=2) + "\n")
 
 
 def _seen_from_container(url: str) -> str:

@@ -14,7 +14,9 @@ import pytest
 from psycopg.rows import dict_row
 
 from devstack import migrate
+from devstack.dev_identity import DevIdentityProvider, agent_identity
 from devstack.events import LambdaContext, http_api_event, response_body
+from devstack.jwt_authorizer import gateway_claims
 from devstack.postgres import FoundPostgres, find_postgres, scratch_database
 from devstack.stack import ReferenceService, start_reference_service
 
@@ -82,6 +84,12 @@ def fresh_reference(reference: ReferenceService) -> Iterator[ReferenceService]:
         admin.delete("/_admin/faults")
 
 
+@pytest.fixture(scope="session")
+def dev_identity() -> DevIdentityProvider:
+    """The session's identity provider: its key signs the tokens the local API verifies."""
+    return DevIdentityProvider.generate()
+
+
 @pytest.fixture
 def conversation_id() -> str:
     return f"conv-{uuid.uuid4().hex[:12]}"
@@ -94,6 +102,11 @@ class Answer:
     body: Any
 
 
+# What the gateway's JWT authorizer passes for an agent's token: the principal of every HTTP
+# event a test sends unless it names another (jwt_claims=None: a route without the authorizer).
+TEST_AGENT_CLAIMS = gateway_claims(agent_identity("test-agent"))
+
+
 def call_http(
     handler: Callable[[Any, Any], Any],
     method: str,
@@ -104,6 +117,7 @@ def call_http(
     headers: dict[str, str] | None = None,
     body: bytes | str | None = None,
     function_name: str = "test-function",
+    jwt_claims: dict[str, str] | None = TEST_AGENT_CLAIMS,
 ) -> Answer:
     import json
 
@@ -114,6 +128,7 @@ def call_http(
         path_parameters=path_parameters,
         headers=headers,
         body=body,
+        jwt_claims=jwt_claims,
     )
     response = handler(event, LambdaContext(function_name=function_name))
     raw = response_body(response)

@@ -8,6 +8,8 @@ import json
 
 import pytest
 from insurance_agent.entry import event_kind
+from insurance_agent.errors import Forbidden, InsuranceAgentError
+from insurance_agent.principal import jwt_context, principal_from_jwt
 
 from devstack.invoke import EVENTS_DIR, MANIFEST, load_manifest, render_event
 from devstack.template import functions, load_template
@@ -55,11 +57,39 @@ def test_http_events_are_shaped_like_api_gateway_v2_with_jwt_claims(name):
     assert event["requestContext"]["http"]["method"] == method
     assert event["rawPath"] == event["requestContext"]["http"]["path"]
     assert all(k == k.lower() for k in event["headers"]), "HTTP API lower-cases header names"
+    if case.code == "UNAUTHORIZED":  # a route left without the authorizer: nothing verified
+        assert "authorizer" not in event["requestContext"]
+        return
     claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
     # API Gateway passes every claim as a string.
     assert all(isinstance(v, str) for v in claims.values())
     assert claims["sub"]
-    assert "customer_id" in claims or "insurance/agent" in claims.get("scope", "").split()
+    jwt = event["requestContext"]["authorizer"]["jwt"]
+    if case.code == "FORBIDDEN":  # verified, but neither a customer's nor an agent's token
+        with pytest.raises(Forbidden):
+            principal_from_jwt(jwt)
+    else:
+        assert principal_from_jwt(jwt).kind in ("customer", "agent")
+
+
+def test_each_principal_rule_has_an_http_event():
+    """Customer (own, another's, widening by header), agent, no claims, token without a role."""
+    by_code: dict[tuple[str, str], list[str]] = {}
+    for name, case in CASES.items():
+        event = render_event(case.path)
+        if event_kind(event) != "http":
+            continue
+        try:
+            kind = principal_from_jwt(jwt_context(event)).kind
+        except InsuranceAgentError as refused:
+            kind = refused.code
+        by_code.setdefault((kind, str(case.code or case.expect)), []).append(name)
+    assert ("customer", "200") in by_code
+    assert ("agent", "200") in by_code
+    assert ("agent", "MISSING_HEADER") in by_code
+    assert len(by_code[("customer", "POLICY_NOT_FOUND")]) >= 3  # unknown, another's, widened
+    assert set(by_code[("UNAUTHORIZED", "UNAUTHORIZED")]) == {"policy_lookup_no_claims.json"}
+    assert set(by_code[("FORBIDDEN", "FORBIDDEN")]) == {"policy_lookup_unscoped_token.json"}
 
 
 def test_every_route_in_the_template_has_an_ok_and_a_refused_http_event():

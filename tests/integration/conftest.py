@@ -3,15 +3,19 @@ their own container runtime when a test needs different settings (a dead upstrea
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from devstack.jwt_authorizer import JwtAuthorizer
 from devstack.lambda_runtime import load_handler
+from devstack.local_api import LocalApi
 from devstack.stack import ReferenceService
 from devstack.template import functions, layer_dirs
-from tests.conftest import Answer, call_http
+from tests.conftest import TEST_AGENT_CLAIMS, Answer, call_http
 
 ROUTES = {
     "PolicyLookupFunction": "GET /policies/{policy_number}",
@@ -60,6 +64,25 @@ def dead_database() -> str:
     return f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
 
 
+@contextlib.contextmanager
+def local_api_url(
+    handlers: dict[str, Callable[[Any, Any], Any]], authorizer: JwtAuthorizer
+) -> Iterator[str]:
+    """The local HTTP API in front of ``handlers`` on a free loopback port."""
+    from devstack.stack import free_port
+
+    specs = functions()
+    server = LocalApi([(specs[name], handlers[name]) for name in specs], authorizer=authorizer)
+    http = server.serve(port=free_port())
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{http.server_address[1]}"
+    finally:
+        http.shutdown()
+        http.server_close()
+
+
 def headers_for(
     conversation_id: str, customer_id: str = "cust-7788", **extra: str
 ) -> dict[str, str]:
@@ -72,7 +95,10 @@ def headers_for(
 
 
 def lookup(
-    handler: Callable[[Any, Any], Any], policy_number: str, headers: dict[str, str]
+    handler: Callable[[Any, Any], Any],
+    policy_number: str,
+    headers: dict[str, str],
+    jwt_claims: dict[str, str] | None = TEST_AGENT_CLAIMS,
 ) -> Answer:
     return call_http(
         handler,
@@ -82,11 +108,16 @@ def lookup(
         path_parameters={"policy_number": policy_number},
         headers=headers,
         function_name="PolicyLookupFunction",
+        jwt_claims=jwt_claims,
     )
 
 
 def post(
-    handler: Callable[[Any, Any], Any], function: str, body: Any, headers: dict[str, str]
+    handler: Callable[[Any, Any], Any],
+    function: str,
+    body: Any,
+    headers: dict[str, str],
+    jwt_claims: dict[str, str] | None = TEST_AGENT_CLAIMS,
 ) -> Answer:
     import json
 
@@ -99,6 +130,7 @@ def post(
         headers=headers,
         body=body if isinstance(body, str | bytes) else json.dumps(body),
         function_name=function,
+        jwt_claims=jwt_claims,
     )
 
 

@@ -2,34 +2,36 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from devstack.local_api import LocalApi, compile_path
-from devstack.stack import free_port
-from devstack.template import functions
+from devstack.dev_identity import agent_identity, customer_identity
+from devstack.local_api import compile_path
+from tests.integration.conftest import local_api_url
 
 
 @pytest.fixture(scope="module")
-def api_url(handlers) -> Iterator[str]:
-    specs = functions()
-    server = LocalApi([(specs[name], handlers[name]) for name in specs]).serve(port=free_port())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def api_url(handlers, dev_identity) -> Iterator[str]:
+    with local_api_url(handlers, dev_identity.authorizer()) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def customer_token(dev_identity) -> str:
+    return dev_identity.token(customer_identity("cust-7788"))
 
 
 def test_lookup_over_http_then_read_the_conversation_trail(
-    api_url, fresh_reference, audit_rows, conversation_id
+    api_url, customer_token, fresh_reference, audit_rows, conversation_id
 ):
     response = httpx.get(
         f"{api_url}/policies/POL-10001",
-        headers={"X-Conversation-Id": conversation_id, "X-Customer-Id": "cust-7788"},
+        headers={
+            "Authorization": f"Bearer {customer_token}",
+            "X-Conversation-Id": conversation_id,
+        },
     )
 
     assert response.status_code == 200
@@ -37,10 +39,15 @@ def test_lookup_over_http_then_read_the_conversation_trail(
     (row,) = audit_rows(conversation_id)
     assert row["request_id"] == response.headers["x-request-id"]
     assert (row["intent"], row["result"]["status"]) == ("policy_lookup", "active")
+    assert (row["principal"], row["customer_id"]) == ("customer:dev-user-cust-7788", "cust-7788")
 
 
-def test_claim_and_summary_over_http(api_url, fresh_reference, conversation_id):
-    headers = {"X-Conversation-Id": conversation_id, "X-Customer-Id": "cust-7788"}
+def test_claim_and_summary_over_http(api_url, dev_identity, fresh_reference, conversation_id):
+    headers = {
+        "Authorization": f"Bearer {dev_identity.token(agent_identity('claims-desk'))}",
+        "X-Conversation-Id": conversation_id,
+        "X-Customer-Id": "cust-7788",
+    }
     from tests.integration.conftest import claim_body
 
     created = httpx.post(

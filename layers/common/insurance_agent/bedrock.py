@@ -36,6 +36,7 @@ from insurance_agent.errors import (
 )
 from insurance_agent.observability import logger
 from insurance_agent.operations import record_refusal
+from insurance_agent.principal import Principal
 from insurance_agent.runtime import ContainerRuntime
 from insurance_agent.validation import describe_errors, summarize_errors
 
@@ -112,7 +113,7 @@ def handle_bedrock(
             details={"errors": described},
         )
         return _refused(event, ctx, _audited(runtime, ctx, operation, invalid, invalid.details))
-    ctx = replace(ctx, principal=f"bedrock-agent:{parsed.agent.id_}/{parsed.agent.alias}")
+    ctx = replace(ctx, principal=Principal.bedrock_agent(parsed.agent.id_, parsed.agent.alias))
     status: int
     body: dict[str, Any]
     try:

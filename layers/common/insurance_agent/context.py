@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from insurance_agent.principal import Principal
+
 Channel = Literal["http", "direct", "bedrock"]
 
 
@@ -15,6 +17,6 @@ class CallContext:
     channel: Channel
     conversation_id: str | None = None
     customer_id: str | None = None
-    # Who the caller is: the JWT subject on HTTP, the invoking service on direct calls.
-    principal: str | None = None
+    # Who acted: the verified token's holder on HTTP, the invoking service on direct calls.
+    principal: Principal | None = None
     idempotency_key: str | None = None

@@ -16,6 +16,7 @@ from insurance_agent.context import CallContext
 from insurance_agent.errors import InsuranceAgentError, ValidationFailed
 from insurance_agent.models import ConversationId, CustomerId
 from insurance_agent.operations import record_refusal
+from insurance_agent.principal import IAM_INVOKE
 from insurance_agent.runtime import ContainerRuntime
 from insurance_agent.validation import describe_errors, summarize_errors
 
@@ -27,8 +28,7 @@ def handle_direct(
         request_id=context.aws_request_id,
         function_name=context.function_name,
         channel="direct",
-        # Lambda does not tell who invoked it; IAM decided that they may.
-        principal="iam-invoke",
+        principal=IAM_INVOKE,
     )
     try:
         return run_task(operation, runtime, base, event).model_dump(mode="json")

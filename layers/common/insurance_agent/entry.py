@@ -21,6 +21,7 @@ from insurance_agent.direct import handle_direct
 from insurance_agent.errors import AuditUnavailable, InsuranceAgentError, PayloadTooLarge
 from insurance_agent.observability import logger, metrics
 from insurance_agent.operations import record_refusal
+from insurance_agent.principal import jwt_context, refused_principal
 from insurance_agent.redaction import mask_event
 from insurance_agent.runtime import ContainerRuntime
 
@@ -65,7 +66,7 @@ class FunctionEntry:
         request_id = str((event.get("requestContext") or {}).get("requestId") or "unknown")
         body = event.get("body") or ""
         if len(body) > self.runtime.settings.max_body_bytes:
-            return self._refuse_too_large(request_id, context)
+            return self._refuse_too_large(request_id, event, context)
         if self._http is None:
             from mangum import Mangum
 
@@ -77,13 +78,16 @@ class FunctionEntry:
         response.setdefault("headers", {})["x-request-id"] = request_id
         return response
 
-    def _refuse_too_large(self, request_id: str, context: Any) -> dict[str, Any]:
+    def _refuse_too_large(
+        self, request_id: str, event: dict[str, Any], context: Any
+    ) -> dict[str, Any]:
         limit = self.runtime.settings.max_body_bytes
         error: InsuranceAgentError = PayloadTooLarge(f"request body exceeds {limit} bytes")
         ctx = CallContext(
             request_id=request_id,
             function_name=getattr(context, "function_name", "unknown"),
             channel="http",
+            principal=refused_principal(jwt_context(event)),
         )
         try:
             record_refusal(self.runtime.services.audit, ctx, self.operation.intent, {}, error)

@@ -82,7 +82,7 @@ def entry_for(
         channel=ctx.channel,
         conversation_id=ctx.conversation_id,
         customer_id=ctx.customer_id,
-        principal=ctx.principal,
+        principal=ctx.principal.name if ctx.principal else None,
         error_code=error_code,
         idempotency_key=ctx.idempotency_key,
         duration_ms=duration_ms,
@@ -166,6 +166,13 @@ def run_audited[R: BaseModel](
     raise error from cause
 
 
+def _may_act(ctx: CallContext, policy_number: str) -> None:
+    """A customer principal asking for another customer: answered as an unknown policy,
+    before upstream hears of it."""
+    if ctx.principal is not None and not ctx.principal.may_act_for(ctx.customer_id):
+        raise PolicyAccessDenied(f"policy {policy_number} not found")
+
+
 def _owned(policy: Policy, ctx: CallContext) -> Policy:
     if ctx.customer_id is not None and policy.customer_id != ctx.customer_id:
         raise PolicyAccessDenied(f"policy {policy.policy_number} not found")
@@ -177,6 +184,7 @@ def _owned(policy: Policy, ctx: CallContext) -> Policy:
 
 def lookup_policy(services: Services, ctx: CallContext, request: PolicyLookupRequest) -> Policy:
     def action(_: Trail) -> Policy:
+        _may_act(ctx, request.policy_number)
         return _owned(services.upstream.get_policy(request.policy_number), ctx)
 
     return run_audited(services, ctx, "policy_lookup", request.model_dump(mode="json"), action)
@@ -209,6 +217,7 @@ def create_claim(services: Services, ctx: CallContext, request: ClaimRequest) ->
         key = ctx.idempotency_key
         if not key:
             raise AssertionError("claim creation needs an idempotency key")  # edges enforce it
+        _may_act(ctx, request.policy_number)
         # Once per key: a retry gets the first answer (its own ok row, marked as a replay and
         # naming no intent); the filing's intent and result rows are written once.
         claim, replayed = services.idempotency.once(
@@ -225,6 +234,7 @@ def summarize_claims(
     services: Services, ctx: CallContext, request: ClaimSummaryRequest
 ) -> ClaimSummary:
     def action(_: Trail) -> ClaimSummary:
+        _may_act(ctx, request.policy_number)
         policy = _owned(services.upstream.get_policy(request.policy_number), ctx)
         claims = services.upstream.list_claims(request.policy_number)
         return summarize(policy, claims, claim_id=request.claim_id, as_of=services.clock())

@@ -20,6 +20,12 @@ from insurance_agent.errors import (
 from insurance_agent.models import ConversationId, CustomerId, Intent
 from insurance_agent.observability import logger
 from insurance_agent.operations import Services, record_refusal
+from insurance_agent.principal import (
+    Principal,
+    jwt_context,
+    principal_from_jwt,
+    refused_principal,
+)
 from insurance_agent.runtime import ContainerRuntime
 from insurance_agent.validation import describe_errors, summarize_errors
 
@@ -34,6 +40,8 @@ def create_app(intent: Intent, runtime: ContainerRuntime, *, title: str) -> Fast
         redoc_url=None,
         responses={
             400: {"description": "A required header is missing"},
+            401: {"description": "No verified identity on the request"},
+            403: {"description": "The token names no customer and no agent scope"},
             422: {"description": "The request breaks a rule; the body names it"},
             502: {"description": "Upstream unavailable"},
             503: {"description": "Audit or upstream unavailable; retry"},
@@ -68,12 +76,11 @@ def request_id_of(request: Request) -> str:
     return str(request_id)
 
 
-def jwt_subject(request: Request) -> str | None:
-    claims = ((_event(request).get("requestContext") or {}).get("authorizer") or {}).get("jwt")
-    if isinstance(claims, dict) and isinstance(claims.get("claims"), dict):
-        sub = claims["claims"].get("sub")
-        return str(sub) if sub else None
-    return None
+def authenticated(request: Request) -> Principal:
+    """The caller the gateway verified, never a header the caller set: 401/403 otherwise."""
+    principal = principal_from_jwt(jwt_context(_event(request)))
+    request.state.principal = principal
+    return principal
 
 
 def function_name_of(request: Request) -> str:
@@ -83,17 +90,47 @@ def function_name_of(request: Request) -> str:
 
 def call_context(
     request: Request,
-    x_conversation_id: Annotated[ConversationId, Header(description="The agent conversation")],
-    x_customer_id: Annotated[CustomerId, Header(description="The customer the agent acts for")],
+    principal: Annotated[Principal, Depends(authenticated)],
+    x_conversation_id: Annotated[
+        ConversationId | None,
+        Header(description="The agent conversation; required of an agent principal"),
+    ] = None,
+    x_customer_id: Annotated[
+        CustomerId | None,
+        Header(
+            description="The customer the call acts for; required of an agent principal, "
+            "a customer principal's own by default"
+        ),
+    ] = None,
 ) -> CallContext:
+    if principal.names_its_caller_ids:
+        _require_caller_headers(x_conversation_id=x_conversation_id, x_customer_id=x_customer_id)
     return CallContext(
         request_id=request_id_of(request),
         function_name=function_name_of(request),
         channel="http",
         conversation_id=x_conversation_id,
-        customer_id=x_customer_id,
-        principal=jwt_subject(request),
+        # A customer naming someone else here stays confined to its own customer id: the
+        # operation answers as for an unknown policy (operations._may_act).
+        customer_id=x_customer_id or principal.customer_id,
+        principal=principal,
     )
+
+
+def _require_caller_headers(**headers: str | None) -> None:
+    missing = [_header_name(name.replace("_", "-")) for name, value in headers.items() if not value]
+    if missing:
+        errors = describe_errors(
+            [
+                {"loc": ("header", name.lower()), "msg": "required of an agent", "type": "missing"}
+                for name in missing
+            ]
+        )
+        raise MissingHeader(
+            f"missing required header: {', '.join(missing)} "
+            "(an agent names the customer and the conversation it acts in)",
+            details={"errors": errors},
+        )
 
 
 def services(request: Request) -> Services:
@@ -123,13 +160,17 @@ def _edge_context(request: Request) -> CallContext:
         except ValidationError:
             return None
 
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        principal = refused_principal(jwt_context(_event(request)))
     return CallContext(
         request_id=request_id_of(request),
         function_name=function_name_of(request),
         channel="http",
         conversation_id=valid(TypeAdapter(ConversationId), conversation_id),
-        customer_id=valid(TypeAdapter(CustomerId), customer_id),
-        principal=jwt_subject(request),
+        customer_id=valid(TypeAdapter(CustomerId), customer_id)
+        or (principal.customer_id if principal else None),
+        principal=principal,
     )
 
 
