@@ -32,6 +32,24 @@ def handlers(function_env: dict[str, str]) -> Iterator[dict[str, Callable[[Any, 
         handler.entry.runtime.close()  # type: ignore[attr-defined]
 
 
+@pytest.fixture(scope="session")
+def api_url(handlers: dict[str, Callable[[Any, Any], Any]]) -> Iterator[str]:
+    """The local HTTP API (devstack/local_api.py) in front of the real handlers, over real HTTP
+    on a free loopback port."""
+    import threading
+
+    from devstack.local_api import LocalApi
+    from devstack.stack import free_port
+
+    specs = functions()
+    server = LocalApi([(specs[name], handlers[name]) for name in specs]).serve(port=free_port())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.fixture
 def make_entry(function_env: dict[str, str]) -> Iterator[Callable[..., Any]]:
     """A fresh container (own pool, own client) for one operation, with settings overridden."""
@@ -61,14 +79,22 @@ def dead_database() -> str:
 
 
 def headers_for(
-    conversation_id: str, customer_id: str = "cust-7788", **extra: str
+    conversation_id: str | None,
+    customer_id: str | None = "cust-7788",
+    *,
+    idempotency_key: str | None = None,
+    **extra: str,
 ) -> dict[str, str]:
-    return {
-        "X-Conversation-Id": conversation_id,
-        "X-Customer-Id": customer_id,
-        "Content-Type": "application/json",
-        **extra,
-    }
+    """The request headers of an HTTP call: the one place that says what a caller sends
+    (None leaves a header out)."""
+    headers = {"Content-Type": "application/json", **extra}
+    if conversation_id is not None:
+        headers["X-Conversation-Id"] = conversation_id
+    if customer_id is not None:
+        headers["X-Customer-Id"] = customer_id
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    return headers
 
 
 def lookup(

@@ -2,26 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-
 import httpx
-import pytest
 
-from devstack.local_api import LocalApi, compile_path
-from devstack.stack import free_port
-from devstack.template import functions
-
-
-@pytest.fixture(scope="module")
-def api_url(handlers) -> Iterator[str]:
-    specs = functions()
-    server = LocalApi([(specs[name], handlers[name]) for name in specs]).serve(port=free_port())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+from devstack.local_api import compile_path
 
 
 def test_lookup_over_http_then_read_the_conversation_trail(

@@ -17,7 +17,7 @@ from insurance_agent.errors import (
     RouteNotFound,
     ValidationFailed,
 )
-from insurance_agent.models import ConversationId, CustomerId, Intent
+from insurance_agent.models import ConversationId, CustomerId, ErrorBody, Intent
 from insurance_agent.observability import logger
 from insurance_agent.operations import Services, record_refusal
 from insurance_agent.runtime import ContainerRuntime
@@ -32,13 +32,17 @@ def create_app(intent: Intent, runtime: ContainerRuntime, *, title: str) -> Fast
         version="1.0.0",
         docs_url=None,
         redoc_url=None,
-        responses={
-            400: {"description": "A required header is missing"},
-            422: {"description": "The request breaks a rule; the body names it"},
-            502: {"description": "Upstream unavailable"},
-            503: {"description": "Audit or upstream unavailable; retry"},
-            504: {"description": "Upstream timed out"},
-        },
+        responses=error_responses(
+            {
+                400: "A required header is missing",
+                404: "No such policy or claim for this customer",
+                413: "The request body is larger than the limit",
+                422: "The request breaks a rule; the body names it",
+                502: "Upstream unavailable",
+                503: "Audit or upstream unavailable; retry",
+                504: "Upstream timed out",
+            }
+        ),
     )
     app.state.intent = intent
     app.state.runtime = runtime
@@ -47,6 +51,15 @@ def create_app(intent: Intent, runtime: ContainerRuntime, *, title: str) -> Fast
     app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)
     return app
+
+
+def error_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses whose body is the error format, so the description tells callers (and
+    the fuzz test) what a refusal looks like."""
+    return {
+        status: {"model": ErrorBody, "description": description}
+        for status, description in descriptions.items()
+    }
 
 
 # -- dependencies ------------------------------------------------------------------------------
