@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from pydantic import TypeAdapter, ValidationError
+
+from insurance_agent.models import ConversationId, CustomerId
 
 Channel = Literal["http", "direct", "bedrock"]
 
@@ -18,3 +22,21 @@ class CallContext:
     # Who the caller is: the JWT subject on HTTP, the invoking service on direct calls.
     principal: str | None = None
     idempotency_key: str | None = None
+
+
+_CALLER_IDS: dict[str, TypeAdapter[str]] = {
+    "conversation_id": TypeAdapter(ConversationId),
+    "customer_id": TypeAdapter(CustomerId),
+}
+
+
+def with_known_caller(ctx: CallContext, **ids: Any) -> CallContext:
+    """``ctx`` with each caller id (conversation_id, customer_id) that is well-formed, for the
+    trail of a request refused before its ids were validated; a malformed one stays None."""
+    known: dict[str, str | None] = {}
+    for name, adapter in _CALLER_IDS.items():
+        try:
+            known[name] = adapter.validate_python(ids.get(name))
+        except ValidationError:
+            known[name] = None
+    return replace(ctx, conversation_id=known["conversation_id"], customer_id=known["customer_id"])

@@ -64,6 +64,20 @@ Amount = Annotated[
     ),
 ]
 
+# Control characters other than tab and line breaks have no place in what a person writes, and
+# a NUL cannot be stored in Postgres text at all (upstream's or the audit's).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control_characters(text: str) -> str:
+    found = CONTROL_CHARACTERS.search(text)
+    if found:
+        raise ValueError(f"must not contain control characters (U+{ord(found.group()):04X})")
+    return text
+
+
+FreeText = Annotated[str, AfterValidator(_no_control_characters)]
+
 PolicyStatus = Literal["active", "lapsed", "cancelled", "expired"]
 ClaimStatus = Literal[
     "submitted", "under_review", "approved", "paid", "closed", "rejected", "withdrawn"
@@ -145,9 +159,9 @@ class ClaimRequest(Contract):
     policy_number: PolicyNumber
     loss_date: date
     loss_type: Peril
-    description: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    description: Annotated[FreeText, StringConstraints(min_length=1, max_length=2000)]
     amount_claimed: Money
-    loss_location: Annotated[str, StringConstraints(max_length=200)] | None = None
+    loss_location: Annotated[FreeText, StringConstraints(max_length=200)] | None = None
 
 
 class ClaimSummaryRequest(Contract):

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from insurance_agent.context import CallContext
+from insurance_agent.context import CallContext, with_known_caller
 from insurance_agent.errors import (
     AuditUnavailable,
     InsuranceAgentError,
@@ -37,6 +37,7 @@ def create_app(intent: Intent, runtime: ContainerRuntime, *, title: str) -> Fast
                 400: "A required header is missing",
                 404: "No such policy or claim for this customer",
                 413: "The request body is larger than the limit",
+                415: "The request body is not application/json",
                 422: "The request breaks a rule; the body names it",
                 502: "Upstream unavailable",
                 503: "Audit or upstream unavailable; retry",
@@ -123,26 +124,15 @@ ServicesDep = Annotated[Services, Depends(services)]
 
 def _edge_context(request: Request) -> CallContext:
     """The context of a request refused before its operation ran: whatever ids were valid."""
-    headers = request.headers
-    conversation_id = headers.get("x-conversation-id")
-    customer_id = headers.get("x-customer-id")
-    from pydantic import TypeAdapter, ValidationError
-
-    def valid(adapter: TypeAdapter[str], value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return adapter.validate_python(value)
-        except ValidationError:
-            return None
-
-    return CallContext(
-        request_id=request_id_of(request),
-        function_name=function_name_of(request),
-        channel="http",
-        conversation_id=valid(TypeAdapter(ConversationId), conversation_id),
-        customer_id=valid(TypeAdapter(CustomerId), customer_id),
-        principal=jwt_subject(request),
+    return with_known_caller(
+        CallContext(
+            request_id=request_id_of(request),
+            function_name=function_name_of(request),
+            channel="http",
+            principal=jwt_subject(request),
+        ),
+        conversation_id=request.headers.get("x-conversation-id"),
+        customer_id=request.headers.get("x-customer-id"),
     )
 
 
