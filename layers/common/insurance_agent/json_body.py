@@ -51,7 +51,7 @@ def check_content_type(content_type: str | None) -> None:
     charset = header.get_content_charset()
     if charset not in (None, "utf-8", "utf8"):
         raise UnsupportedMediaType(
-            f"charset must be utf-8, not {charset}", details={"charset": charset}
+            f"Content-Type charset must be utf-8, not {charset}", details={"charset": charset}
         )
 
 
