@@ -11,7 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -99,10 +99,10 @@ class World:
 
 
 @pytest.fixture
-def world(database_url: str, reference: Any) -> Iterator[World]:
+def world(database_url: str, reference: Any) -> World:
     with reference.admin() as admin:  # upstream's request count from zero; its data as it is
         admin.post("/_admin/stats/reset").raise_for_status()
-    yield World(database_url, reference)
+    return World(database_url, reference)
 
 
 def refusal(status: int, body: Any, headers: dict[str, str], *, expected: int, naming: str) -> Any:

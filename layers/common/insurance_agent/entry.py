@@ -116,7 +116,8 @@ class FunctionEntry:
             conversation_id=headers.get("x-conversation-id"),
             customer_id=headers.get("x-customer-id"),
         )
-        payload = {"method": event.get("requestContext", {}).get("http", {}).get("method")}
+        http = (event.get("requestContext") or {}).get("http") or {}
+        payload = {"method": http.get("method"), "path": event.get("rawPath")}
         if "errors" in error.details:
             payload["errors"] = error.details["errors"]
         try:
