@@ -24,8 +24,10 @@ from insurance_agent.errors import (
     PolicyNotInForce,
     ValidationFailed,
 )
-from insurance_agent.models import OPEN_CLAIM_STATUSES, Claim, ClaimRequest, Money, Policy
+from insurance_agent.models import OPEN_CLAIM_STATUSES, ClaimRequest, Money, Policy
 from pydantic import ValidationError
+
+from tests.unit.test_domain import claim, policy
 
 PROPERTY = settings(max_examples=200, derandomize=True, database=None, deadline=None)
 
@@ -87,18 +89,10 @@ def test_payable_is_bounded_and_moves_the_right_way(claimed, deductible, remaini
 
 
 def policy_with(limit: int, deductible: int, currency: str = "USD") -> Policy:
-    return Policy.model_validate(
-        {
-            "policy_number": "POL-10001",
-            "status": "active",
-            "product_line": "auto",
-            "customer_id": "cust-7788",
-            "effective_date": "2026-01-01",
-            "expiration_date": "2026-12-31",
-            "currency": currency,
-            "coverages": [{"peril": "collision", "limit": str(money(limit)), "deductible": "0.00"}],
-            "totals": {"aggregate_limit": str(money(limit)), "deductible": str(money(deductible))},
-        }
+    return policy(
+        currency=currency,
+        coverages=[{"peril": "collision", "limit": str(money(limit)), "deductible": "0.00"}],
+        totals={"aggregate_limit": str(money(limit)), "deductible": str(money(deductible))},
     )
 
 
@@ -107,21 +101,7 @@ claims_strategy = st.lists(
     max_size=6,
 ).map(
     lambda rows: [
-        Claim.model_validate(
-            {
-                "claim_id": f"CLM-{i:06d}",
-                "policy_number": "POL-10001",
-                "customer_id": "cust-7788",
-                "status": status,
-                "loss_date": "2026-05-01",
-                "loss_type": "collision",
-                "description": "x",
-                "amount_claimed": {"amount": str(money(claimed)), "currency": "USD"},
-                "paid_amount": str(money(paid)),
-                "reserve_amount": str(money(reserve)),
-                "created_at": "2026-05-02T10:00:00Z",
-            }
-        )
+        claim(f"CLM-{i:06d}", status, *(str(money(c)) for c in (claimed, paid, reserve)))
         for i, (status, claimed, paid, reserve) in enumerate(rows)
     ]
 )
@@ -306,19 +286,14 @@ def policies(draw: st.DrawFn) -> Policy:
     if status in ("lapsed", "cancelled"):
         terminated = draw(st.none() | days)
     perils = draw(st.lists(st.sampled_from(PERILS), unique=True, max_size=3))
-    return Policy.model_validate(
-        {
-            "policy_number": "POL-10001",
-            "status": status,
-            "product_line": "auto",
-            "customer_id": "cust-7788",
-            "effective_date": effective,
-            "expiration_date": expiration,
-            "terminated_on": terminated,
-            "currency": draw(st.sampled_from(["USD", "EUR"])),
-            "coverages": [{"peril": p, "limit": "1000.00", "deductible": "100.00"} for p in perils],
-            "totals": {"aggregate_limit": "1000.00", "deductible": "100.00"},
-        }
+    return policy(
+        status=status,
+        effective_date=effective,
+        expiration_date=expiration,
+        terminated_on=terminated,
+        currency=draw(st.sampled_from(["USD", "EUR"])),
+        coverages=[{"peril": p, "limit": "1000.00", "deductible": "100.00"} for p in perils],
+        totals={"aggregate_limit": "1000.00", "deductible": "100.00"},
     )
 
 
