@@ -64,13 +64,19 @@ def _to_openapi_30(node: Any) -> Any:
     return out
 
 
-def action_group_schema(intent: str) -> dict[str, Any]:
+def http_openapi(intent: str) -> dict[str, Any]:
+    """The OpenAPI document (3.1, as FastAPI writes it) of one function's HTTP app."""
     from insurance_agent.catalog import OPERATIONS
 
     operation = OPERATIONS[intent]
     module_name, factory = operation.http_app.split(":")
     app = getattr(importlib.import_module(module_name), factory)(_schema_only_runtime())
-    schema: dict[str, Any] = _to_openapi_30(app.openapi())
+    openapi: dict[str, Any] = app.openapi()
+    return openapi
+
+
+def action_group_schema(intent: str) -> dict[str, Any]:
+    schema: dict[str, Any] = _to_openapi_30(http_openapi(intent))
     schema["openapi"] = OPENAPI_VERSION
     for path_item in schema["paths"].values():
         for op in path_item.values():

@@ -3,6 +3,7 @@ migrated for this run, and the reference insurance service on a loopback port.""
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -84,10 +85,15 @@ def fresh_reference(reference: ReferenceService) -> Iterator[ReferenceService]:
         admin.delete("/_admin/faults")
 
 
-@pytest.fixture(scope="session")
-def dev_identity() -> DevIdentityProvider:
+@functools.cache
+def session_identity() -> DevIdentityProvider:
     """The session's identity provider: its key signs the tokens the local API verifies."""
     return DevIdentityProvider.generate()
+
+
+@pytest.fixture(scope="session")
+def dev_identity() -> DevIdentityProvider:
+    return session_identity()
 
 
 @pytest.fixture

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
+from devstack.dev_identity import agent_identity
 from devstack.jwt_authorizer import JwtAuthorizer
 from devstack.lambda_runtime import load_handler
 from devstack.local_api import LocalApi
 from devstack.stack import ReferenceService
 from devstack.template import functions, layer_dirs
-from tests.conftest import TEST_AGENT_CLAIMS, Answer, call_http
+from tests.conftest import TEST_AGENT_CLAIMS, Answer, call_http, session_identity
 
 ROUTES = {
     "PolicyLookupFunction": "GET /policies/{policy_number}",
@@ -34,6 +35,14 @@ def handlers(function_env: dict[str, str]) -> Iterator[dict[str, Callable[[Any, 
     yield loaded
     for handler in loaded.values():
         handler.entry.runtime.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def api_url(handlers: dict[str, Callable[[Any, Any], Any]]) -> Iterator[str]:
+    """The local HTTP API (devstack/local_api.py) in front of the real handlers, over real HTTP
+    on a free loopback port, verifying tokens of the session's identity provider."""
+    with local_api_url(handlers, session_identity().authorizer()) as url:
+        yield url
 
 
 @pytest.fixture
@@ -84,14 +93,26 @@ def local_api_url(
 
 
 def headers_for(
-    conversation_id: str, customer_id: str = "cust-7788", **extra: str
+    conversation_id: str | None,
+    customer_id: str | None = "cust-7788",
+    *,
+    idempotency_key: str | None = None,
+    authorized: bool = True,
+    **extra: str,
 ) -> dict[str, str]:
-    return {
-        "X-Conversation-Id": conversation_id,
-        "X-Customer-Id": customer_id,
-        "Content-Type": "application/json",
-        **extra,
-    }
+    """The request headers of an HTTP call: the one place that says what a caller sends
+    (None leaves a header out). ``authorized`` sends a test agent's bearer token, which the
+    local API verifies; the handlers read the caller from the event's JWT claims, not this."""
+    headers = {"Content-Type": "application/json", **extra}
+    if authorized:
+        headers["Authorization"] = f"Bearer {session_identity().token(agent_identity())}"
+    if conversation_id is not None:
+        headers["X-Conversation-Id"] = conversation_id
+    if customer_id is not None:
+        headers["X-Customer-Id"] = customer_id
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    return headers
 
 
 def lookup(

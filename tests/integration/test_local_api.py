@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from devstack.dev_identity import agent_identity, customer_identity
 from devstack.local_api import compile_path
-from tests.integration.conftest import local_api_url
-
-
-@pytest.fixture(scope="module")
-def api_url(handlers, dev_identity) -> Iterator[str]:
-    with local_api_url(handlers, dev_identity.authorizer()) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from psycopg import sql
 
 from devstack import migrate
 from devstack.postgres import FoundPostgres, scratch_database
-from tests.integration.conftest import handlers, make_entry
+from tests.integration.conftest import api_url, handlers, make_entry
 
-__all__ = ["handlers", "make_entry"]
+__all__ = ["api_url", "handlers", "make_entry"]
 
 
 @dataclass(frozen=True)

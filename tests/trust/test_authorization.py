@@ -346,7 +346,9 @@ def test_the_gateway_answers_bad_tokens_401_and_no_function_runs(
 ):
     url, spied = gateway
     token = _bad_tokens(dev_identity)[kind]
-    headers = headers_for(conversation_id) | {"Idempotency-Key": f"bad-token-{conversation_id}"}
+    headers = headers_for(
+        conversation_id, idempotency_key=f"bad-token-{conversation_id}", authorized=False
+    )
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     seen, rows, claims = (

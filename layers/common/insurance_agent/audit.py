@@ -30,6 +30,18 @@ INSERT INTO agent_interactions (
 """
 
 
+def storable(value: Any) -> Any:
+    """``value`` with every NUL in its strings and keys made visible as U+FFFD: jsonb (like any
+    Postgres text) cannot hold U+0000, and a refusal of such input must still be recorded."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
 def row_values(entry: AuditEntry, *, row_id: UUID, created_at: datetime) -> dict[str, Any]:
     return {
         "id": row_id,
@@ -39,8 +51,8 @@ def row_values(entry: AuditEntry, *, row_id: UUID, created_at: datetime) -> dict
         "intent": entry.intent,
         "outcome": entry.outcome,
         "error_code": entry.error_code,
-        "payload": Jsonb(entry.payload),
-        "result": Jsonb(entry.result) if entry.result is not None else None,
+        "payload": Jsonb(storable(entry.payload)),
+        "result": Jsonb(storable(entry.result)) if entry.result is not None else None,
         "request_id": entry.request_id,
         "function_name": entry.function_name,
         "channel": entry.channel,

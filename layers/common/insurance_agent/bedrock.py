@@ -34,6 +34,7 @@ from insurance_agent.errors import (
     RouteNotFound,
     ValidationFailed,
 )
+from insurance_agent.json_body import parse_json_body
 from insurance_agent.observability import logger
 from insurance_agent.operations import record_refusal
 from insurance_agent.principal import Principal
@@ -53,9 +54,9 @@ def decode_value(value: str, kind: str) -> Any:
     if kind not in ("object", "array"):
         return value
     try:
-        return json.loads(value)
-    except ValueError:
-        pass
+        return parse_json_body(value.encode("utf-8", "surrogatepass"))
+    except ValidationFailed:
+        pass  # not sound JSON (or too deep, or with duplicate keys): maybe Java's form
     flat = _JAVA_MAP.match(value.strip()) if kind == "object" else None
     if flat:
         pairs = [part.split("=", 1) for part in flat.group(1).split(", ") if part]

@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from insurance_agent.catalog import Operation
-from insurance_agent.context import CallContext
+from insurance_agent.context import CallContext, with_known_caller
 from insurance_agent.errors import InsuranceAgentError, ValidationFailed
-from insurance_agent.models import ConversationId, CustomerId
 from insurance_agent.operations import record_refusal
 from insurance_agent.principal import IAM_INVOKE
 from insurance_agent.runtime import ContainerRuntime
@@ -55,7 +54,11 @@ def run_task(
             f"invalid task input: {summarize_errors(described)}", details={"errors": described}
         )
         caller = task_input if isinstance(task_input, dict) else {}
-        refused = _with_known_caller(base, caller)
+        refused = with_known_caller(
+            base,
+            conversation_id=caller.get("conversation_id"),
+            customer_id=caller.get("customer_id"),
+        )
         record_refusal(
             runtime.services.audit, refused, operation.intent, {"errors": error.details}, error
         )
@@ -68,20 +71,3 @@ def run_task(
         idempotency_key=getattr(task, "idempotency_key", None),
     )
     return operation.run(runtime.services, ctx, operation.request_from_task(task))
-
-
-_CALLER_IDS: dict[str, TypeAdapter[str]] = {
-    "conversation_id": TypeAdapter(ConversationId),
-    "customer_id": TypeAdapter(CustomerId),
-}
-
-
-def _with_known_caller(base: CallContext, event: dict[str, Any]) -> CallContext:
-    """Keep each caller id of a refused task that is well-formed, for the trail."""
-    known: dict[str, str | None] = {}
-    for name, adapter in _CALLER_IDS.items():
-        try:
-            known[name] = adapter.validate_python(event.get(name))
-        except ValidationError:
-            known[name] = None
-    return replace(base, conversation_id=known["conversation_id"], customer_id=known["customer_id"])

@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import importlib
 import json
 import os
@@ -16,9 +18,15 @@ from collections.abc import Callable
 from typing import Any
 
 from insurance_agent.catalog import Operation
-from insurance_agent.context import CallContext
+from insurance_agent.context import CallContext, refusal_context
 from insurance_agent.direct import handle_direct
-from insurance_agent.errors import AuditUnavailable, InsuranceAgentError, PayloadTooLarge
+from insurance_agent.errors import (
+    AuditUnavailable,
+    InsuranceAgentError,
+    PayloadTooLarge,
+    ValidationFailed,
+)
+from insurance_agent.json_body import check_json_body
 from insurance_agent.observability import logger, metrics
 from insurance_agent.operations import record_refusal
 from insurance_agent.principal import jwt_context, refused_principal
@@ -64,9 +72,10 @@ class FunctionEntry:
 
     def _handle_http(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         request_id = str((event.get("requestContext") or {}).get("requestId") or "unknown")
-        body = event.get("body") or ""
-        if len(body) > self.runtime.settings.max_body_bytes:
-            return self._refuse_too_large(request_id, event, context)
+        try:
+            self._check_body(event)
+        except ValidationFailed as error:
+            return self._refuse(error, event, request_id, context)
         if self._http is None:
             from mangum import Mangum
 
@@ -78,19 +87,43 @@ class FunctionEntry:
         response.setdefault("headers", {})["x-request-id"] = request_id
         return response
 
-    def _refuse_too_large(
-        self, request_id: str, event: dict[str, Any], context: Any
-    ) -> dict[str, Any]:
+    def _check_body(self, event: dict[str, Any]) -> None:
+        """Refuse, before the framework reads it, a body too large or not sound JSON."""
+        body = event.get("body") or ""
+        if event.get("isBase64Encoded"):
+            try:
+                raw = base64.b64decode(body, validate=True)
+            except binascii.Error:
+                raise ValidationFailed("request body is not valid base64") from None
+        else:
+            raw = body.encode("utf-8", "surrogatepass")
         limit = self.runtime.settings.max_body_bytes
-        error: InsuranceAgentError = PayloadTooLarge(f"request body exceeds {limit} bytes")
-        ctx = CallContext(
-            request_id=request_id,
-            function_name=getattr(context, "function_name", "unknown"),
-            channel="http",
-            principal=refused_principal(jwt_context(event)),
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"request body exceeds {limit} bytes", details={"limit": limit})
+        if raw and self.operation.method != "GET":
+            headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+            check_json_body(raw, headers.get("content-type"))
+
+    def _refuse(
+        self, error: InsuranceAgentError, event: dict[str, Any], request_id: str, context: Any
+    ) -> dict[str, Any]:
+        """Answer, and audit, a request refused before it reached the function's app."""
+        headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+        ctx = refusal_context(
+            CallContext(
+                request_id=request_id,
+                function_name=getattr(context, "function_name", "unknown"),
+                channel="http",
+                principal=refused_principal(jwt_context(event)),
+            ),
+            headers,
         )
+        http = (event.get("requestContext") or {}).get("http") or {}
+        payload = {"method": http.get("method"), "path": event.get("rawPath")}
+        if "errors" in error.details:
+            payload["errors"] = error.details["errors"]
         try:
-            record_refusal(self.runtime.services.audit, ctx, self.operation.intent, {}, error)
+            record_refusal(self.runtime.services.audit, ctx, self.operation.intent, payload, error)
         except AuditUnavailable as audit_error:
             error = audit_error
         return {

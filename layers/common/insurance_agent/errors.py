@@ -68,6 +68,11 @@ class PayloadTooLarge(ValidationFailed):
     code = "PAYLOAD_TOO_LARGE"
 
 
+class UnsupportedMediaType(ValidationFailed):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
 class Unauthorized(InsuranceAgentError):
     status = 401
     code = "UNAUTHORIZED"

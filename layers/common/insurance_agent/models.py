@@ -6,11 +6,21 @@ serialises as a string so no float ever touches an amount. Times are timezone-aw
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 PolicyNumber = Annotated[str, StringConstraints(pattern=r"^POL-[0-9]{5,10}$")]
 ClaimId = Annotated[str, StringConstraints(pattern=r"^CLM-[0-9A-Z]{6,26}$")]
@@ -19,8 +29,54 @@ ConversationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,127}$")]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Peril = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{1,39}$")]
-# Two decimal places, at most a trillion: enough for any single claim or limit.
-Amount = Annotated[Decimal, Field(max_digits=15, decimal_places=2, allow_inf_nan=False)]
+# Money as text: ASCII digits, at most two decimal places, no exponent, no separators. Python's
+# Decimal also reads "1.25e3", "1_000" and other scripts' digits; such a value would travel on
+# (to the audit row, to upstream) spelt that way, so it is refused here and named.
+AMOUNT_TEXT = re.compile(r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$")
+CENT = Decimal("0.01")
+
+
+def _amount_text(value: Any) -> Any:
+    if isinstance(value, str) and not AMOUNT_TEXT.fullmatch(value.strip()):
+        raise ValueError("must be a decimal amount such as 1250.00: digits, at most two decimals")
+    return value
+
+
+# Two decimal places, at most a trillion: enough for any single claim or limit. Always held
+# (and so sent, stored and answered) with exactly two decimals.
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_amount_text),
+    Field(max_digits=15, decimal_places=2, allow_inf_nan=False),
+    AfterValidator(lambda amount: amount.quantize(CENT)),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": AMOUNT_TEXT.pattern},
+                {"type": "number"},
+            ]
+        },
+        mode="validation",
+    ),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^-?[0-9]{1,13}\.[0-9]{2}$"},
+        mode="serialization",
+    ),
+]
+
+# Control characters other than tab and line breaks have no place in what a person writes, and
+# a NUL cannot be stored in Postgres text at all (upstream's or the audit's).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control_characters(text: str) -> str:
+    found = CONTROL_CHARACTERS.search(text)
+    if found:
+        raise ValueError(f"must not contain control characters (U+{ord(found.group()):04X})")
+    return text
+
+
+FreeText = Annotated[str, AfterValidator(_no_control_characters)]
 
 PolicyStatus = Literal["active", "lapsed", "cancelled", "expired"]
 ClaimStatus = Literal[
@@ -103,9 +159,9 @@ class ClaimRequest(Contract):
     policy_number: PolicyNumber
     loss_date: date
     loss_type: Peril
-    description: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    description: Annotated[FreeText, StringConstraints(min_length=1, max_length=2000)]
     amount_claimed: Money
-    loss_location: Annotated[str, StringConstraints(max_length=200)] | None = None
+    loss_location: Annotated[FreeText, StringConstraints(max_length=200)] | None = None
 
 
 class ClaimSummaryRequest(Contract):
@@ -147,6 +203,19 @@ class ClaimSummary(Contract):
     claim: ClaimAssessment | None = None
     summary: str
     as_of: AwareDatetime
+
+
+class ErrorInfo(Contract):
+    code: str = Field(description="Stable machine code, e.g. POLICY_NOT_FOUND")
+    message: str
+    request_id: str
+    details: dict[str, Any]
+
+
+class ErrorBody(Contract):
+    """Every refusal and failure, whichever door and status: never a stack trace."""
+
+    error: ErrorInfo
 
 
 # -- direct invocation (Step Functions, scripts): the HTTP request's fields plus the context

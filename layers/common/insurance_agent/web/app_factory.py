@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from insurance_agent.context import CallContext
+from insurance_agent.context import CallContext, refusal_context
 from insurance_agent.errors import (
     AuditUnavailable,
     InsuranceAgentError,
@@ -17,7 +17,7 @@ from insurance_agent.errors import (
     RouteNotFound,
     ValidationFailed,
 )
-from insurance_agent.models import ConversationId, CustomerId, Intent
+from insurance_agent.models import ConversationId, CustomerId, ErrorBody, Intent
 from insurance_agent.observability import logger
 from insurance_agent.operations import Services, record_refusal
 from insurance_agent.principal import (
@@ -38,15 +38,20 @@ def create_app(intent: Intent, runtime: ContainerRuntime, *, title: str) -> Fast
         version="1.0.0",
         docs_url=None,
         redoc_url=None,
-        responses={
-            400: {"description": "A required header is missing"},
-            401: {"description": "No verified identity on the request"},
-            403: {"description": "The token names no customer and no agent scope"},
-            422: {"description": "The request breaks a rule; the body names it"},
-            502: {"description": "Upstream unavailable"},
-            503: {"description": "Audit or upstream unavailable; retry"},
-            504: {"description": "Upstream timed out"},
-        },
+        responses=error_responses(
+            {
+                400: "A required header is missing",
+                401: "No verified identity on the request",
+                403: "The token names no customer and no agent scope",
+                404: "No such policy or claim for this customer",
+                413: "The request body is larger than the limit",
+                415: "The request body is not application/json",
+                422: "The request breaks a rule; the body names it",
+                502: "Upstream unavailable",
+                503: "Audit or upstream unavailable; retry",
+                504: "Upstream timed out",
+            }
+        ),
     )
     app.state.intent = intent
     app.state.runtime = runtime
@@ -55,6 +60,15 @@ def create_app(intent: Intent, runtime: ContainerRuntime, *, title: str) -> Fast
     app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)
     return app
+
+
+def error_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses whose body is the error format, so the description tells callers (and
+    the fuzz test) what a refusal looks like."""
+    return {
+        status: {"model": ErrorBody, "description": description}
+        for status, description in descriptions.items()
+    }
 
 
 # -- dependencies ------------------------------------------------------------------------------
@@ -147,30 +161,17 @@ ServicesDep = Annotated[Services, Depends(services)]
 
 def _edge_context(request: Request) -> CallContext:
     """The context of a request refused before its operation ran: whatever ids were valid."""
-    headers = request.headers
-    conversation_id = headers.get("x-conversation-id")
-    customer_id = headers.get("x-customer-id")
-    from pydantic import TypeAdapter, ValidationError
-
-    def valid(adapter: TypeAdapter[str], value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return adapter.validate_python(value)
-        except ValidationError:
-            return None
-
     principal = getattr(request.state, "principal", None)
     if principal is None:
         principal = refused_principal(jwt_context(_event(request)))
-    return CallContext(
-        request_id=request_id_of(request),
-        function_name=function_name_of(request),
-        channel="http",
-        conversation_id=valid(TypeAdapter(ConversationId), conversation_id),
-        customer_id=valid(TypeAdapter(CustomerId), customer_id)
-        or (principal.customer_id if principal else None),
-        principal=principal,
+    return refusal_context(
+        CallContext(
+            request_id=request_id_of(request),
+            function_name=function_name_of(request),
+            channel="http",
+            principal=principal,
+        ),
+        request.headers,
     )
 
 

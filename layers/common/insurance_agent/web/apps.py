@@ -19,7 +19,7 @@ from insurance_agent.models import (
 )
 from insurance_agent.operations import create_claim, lookup_policy, summarize_claims
 from insurance_agent.runtime import ContainerRuntime
-from insurance_agent.web.app_factory import Context, ServicesDep, create_app
+from insurance_agent.web.app_factory import Context, ServicesDep, create_app, error_responses
 
 
 def policy_lookup_app(runtime: ContainerRuntime) -> FastAPI:
@@ -52,6 +52,9 @@ def claim_create_app(runtime: ContainerRuntime) -> FastAPI:
         status_code=201,
         tags=["claims"],
         operation_id="fileClaim",
+        responses=error_responses(
+            {409: "The Idempotency-Key was used for another claim, or is still in progress"}
+        ),
     )
     def post_claim(
         claim: ClaimRequest,
