@@ -1,0 +1,207 @@
+"""Warm overhead: thousands of API Gateway events through one function, in one process.
+
+The handler is the function's real one (``entry.lambda_handler``: Powertools logger and
+metrics around the event dispatch, Mangum, FastAPI). Only the two ports are wrapped, from
+outside, in timers: the upstream client's calls and the audit store's ``record``; overhead is
+what is left of an invocation (total - upstream - audit). Connection discipline is counted
+around the loop: the pool's connection attempts, the server's backends of the function
+(``pg_stat_activity``), the upstream's distinct client TCP connections (``/_admin/stats``),
+and, through the function's own pooled session afterwards, its prepared statements and
+session-level settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from bench.stats import pct
+from bench.workload import FUNCTIONS, BenchStack, http_event
+from devstack.events import LambdaContext
+
+APPLICATION_NAME = "insurance-agent-api"  # database.py's application_name
+
+
+@dataclass
+class Clock:
+    """Milliseconds spent in the ports during the current invocation."""
+
+    upstream_ms: float = 0.0
+    audit_ms: float = 0.0
+
+    def reset(self) -> None:
+        self.upstream_ms = self.audit_ms = 0.0
+
+
+class TimedUpstream:
+    def __init__(self, inner: Any, clock: Clock) -> None:
+        self._inner, self._clock = inner, clock
+
+    def _timed(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return getattr(self._inner, name)(*args, **kwargs)
+        finally:
+            self._clock.upstream_ms += (time.perf_counter() - started) * 1000
+
+    def get_policy(self, policy_number: str) -> Any:
+        return self._timed("get_policy", policy_number)
+
+    def list_claims(self, policy_number: str) -> Any:
+        return self._timed("list_claims", policy_number)
+
+    def file_claim(self, claim: Any, **kwargs: Any) -> Any:
+        return self._timed("file_claim", claim, **kwargs)
+
+
+class TimedAudit:
+    def __init__(self, inner: Any, clock: Clock) -> None:
+        self._inner, self._clock = inner, clock
+
+    def record(self, entry: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return self._inner.record(entry)
+        finally:
+            self._clock.audit_ms += (time.perf_counter() - started) * 1000
+
+
+@dataclass
+class WarmResult:
+    function: str
+    invocations: int
+    total_ms: list[float] = field(default_factory=list)
+    upstream_ms: list[float] = field(default_factory=list)
+    audit_ms: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    discipline: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def overhead_ms(self) -> list[float]:
+        return [
+            t - u - a
+            for t, u, a in zip(self.total_ms, self.upstream_ms, self.audit_ms, strict=True)
+        ]
+
+    def parts(self) -> dict[str, tuple[float, float]]:
+        return {
+            name: (pct(values, 50), pct(values, 99))
+            for name, values in (
+                ("total", self.total_ms),
+                ("upstream", self.upstream_ms),
+                ("audit", self.audit_ms),
+                ("overhead", self.overhead_ms),
+            )
+        }
+
+
+@contextlib.contextmanager
+def function_environment(stack: BenchStack) -> Iterator[None]:
+    """The functions' environment as the template sets it (metrics on, tracing off)."""
+    env = stack.function_env() | {
+        "POWERTOOLS_SERVICE_NAME": "insurance-agent-api",
+        "POWERTOOLS_METRICS_NAMESPACE": "InsuranceAgentApi",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    from insurance_agent.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        get_settings.cache_clear()
+
+
+def timed_handler(intent: str) -> tuple[Callable[[Any, Any], Any], Any, Clock]:
+    """The function's handler, its container runtime, and the clock its ports report to."""
+    from insurance_agent.catalog import OPERATIONS
+    from insurance_agent.entry import lambda_handler
+    from insurance_agent.operations import Services
+
+    handler = lambda_handler(OPERATIONS[intent])
+    runtime = handler.entry.runtime  # type: ignore[attr-defined]
+    clock = Clock()
+    real = runtime.services  # builds the pool and the client, as the first event would
+    runtime._services = Services(  # the benchmark's timers, not the layer's
+        upstream=TimedUpstream(real.upstream, clock), audit=TimedAudit(real.audit, clock)
+    )
+    return handler, runtime, clock
+
+
+def backends(url: str) -> set[tuple[int, str]]:
+    """The functions' server sessions: (pid, backend_start)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid, backend_start::text FROM pg_stat_activity "
+            "WHERE application_name = %s AND datname = current_database()",
+            (APPLICATION_NAME,),
+        ).fetchall()
+    return {(int(pid), str(started)) for pid, started in rows}
+
+
+def upstream_peers(stack: BenchStack) -> set[tuple[str, int]]:
+    with stack.reference.admin() as admin:
+        return {tuple(p) for p in admin.get("/_admin/stats").json()["peers"]}  # type: ignore[misc]
+
+
+def session_state(runtime: Any) -> dict[str, Any]:
+    """Asked through the function's own pooled connection: what its server session holds."""
+    with runtime.database.connection() as conn:
+        prepared = conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()
+        settings = conn.execute(
+            "SELECT name FROM pg_settings WHERE source = 'session' ORDER BY name"
+        ).fetchall()
+    return {
+        "prepared_statements": int(prepared[0]) if prepared else -1,
+        "session_settings": [str(r[0]) for r in settings],
+    }
+
+
+def run_function(
+    stack: BenchStack, intent: str, invocations: int, warmup: int = 20
+) -> WarmResult:
+    handler, runtime, clock = timed_handler(intent)
+    context = LambdaContext(function_name=FUNCTIONS[intent])
+    result = WarmResult(FUNCTIONS[intent], invocations)
+    events = [http_event(intent, n, "warm") for n in range(warmup + invocations)]
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        for event in events[:warmup]:
+            handler(event, context)
+        pool_before = runtime.database.stats().get("connections_num", 0)
+        backends_before = backends(stack.database_url)
+        peers_before = upstream_peers(stack)
+        for event in events[warmup:]:
+            clock.reset()
+            started = time.perf_counter()
+            response = handler(event, context)
+            result.total_ms.append((time.perf_counter() - started) * 1000)
+            result.upstream_ms.append(clock.upstream_ms)
+            result.audit_ms.append(clock.audit_ms)
+            status = int(response["statusCode"])
+            result.statuses[status] = result.statuses.get(status, 0) + 1
+    backends_after = backends(stack.database_url)
+    peers_after = upstream_peers(stack)
+    result.discipline = {
+        "pool_connections_made": runtime.database.stats().get("connections_num", 0)
+        - pool_before,
+        "new_server_backends": len(backends_after - backends_before),
+        "server_backends": len(backends_after),
+        "new_upstream_connections": len(peers_after - peers_before),
+        **session_state(runtime),
+    }
+    runtime.close()
+    return result
