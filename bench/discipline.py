@@ -23,10 +23,26 @@ from bench.workload import FUNCTIONS, BenchStack, http_event
 from devstack import migrate
 from devstack.events import LambdaContext
 from devstack.private_postgres import private_cluster
+from devstack.template import ROOT
 
 PREFIX = "app=insurance-agent-api "
-_STATEMENT = re.compile(r"LOG:  (statement|execute ([^:]+)): (\w+)", re.IGNORECASE)
+LOG_COPY = ROOT / "bench" / "out" / "server.log"
+_ENTRY_START = re.compile(r"^\d{4}-\d{2}-\d{2} ")
+_STATEMENT = re.compile(r"LOG:  (statement|execute ([^:]+)):(.*)", re.IGNORECASE | re.DOTALL)
 _SESSION_COMMANDS = {"SET", "RESET", "DISCARD"}
+# The pool checks a connection before lending it with an empty query.
+EMPTY = "(empty: pool check)"
+
+
+def log_entries(text: str) -> list[str]:
+    """Log entries with their continuation lines (a statement's SQL spans several)."""
+    entries: list[str] = []
+    for line in text.splitlines():
+        if _ENTRY_START.match(line) or not entries:
+            entries.append(line)
+        else:
+            entries[-1] += "\n" + line
+    return entries
 
 
 def read_log(text: str) -> dict[str, Any]:
@@ -34,15 +50,16 @@ def read_log(text: str) -> dict[str, Any]:
     verbs: Counter[str] = Counter()
     named: Counter[str] = Counter()
     session_commands = 0
-    for line in text.splitlines():
-        if "connection authorized" in line and "application_name=insurance-agent-api" in line:
+    for entry in log_entries(text):
+        if "connection authorized" in entry and "application_name=insurance-agent-api" in entry:
             connections += 1
-        if PREFIX not in line:
+        if PREFIX not in entry:
             continue
-        match = _STATEMENT.search(line)
+        match = _STATEMENT.search(entry)
         if match is None:
             continue
-        verb = match.group(3).upper()
+        words = match.group(3).split()
+        verb = words[0].upper() if words else EMPTY
         verbs[verb] += 1
         name = match.group(2)
         if verb == "PREPARE" or (name is not None and name.strip() != "<unnamed>"):
@@ -80,4 +97,6 @@ def server_view(stack: BenchStack, invocations: int) -> dict[str, Any]:
                         answered[int(handler(http_event(intent, n, "log"), context)["statusCode"])] += 1
                 handler.entry.runtime.close()  # type: ignore[attr-defined]
         log = (cluster.data_dir / "server.log").read_text(errors="replace")
+    LOG_COPY.parent.mkdir(parents=True, exist_ok=True)
+    LOG_COPY.write_text(log)
     return {"invocations": sum(answered.values()), "statuses": dict(answered)} | read_log(log)
