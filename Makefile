@@ -16,7 +16,7 @@ UV := .local/tools/bin/uv
 RUN := $(UV) run --frozen
 
 .PHONY: help env run test lint typecheck migrate trail history aws-tools layer-requirements build clean invoke
-.PHONY: verify load
+.PHONY: verify load bench
 
 help:
 	@echo "make run        local stack: Postgres + migrations + reference service + API on :3000"
@@ -27,6 +27,7 @@ help:
 	@echo "make invoke FN=PolicyLookupFunction EVENT=events/policy_lookup_ok.json   Docker-free sam local invoke"
 	@echo "make verify     verify the audit hash chains (exit 1 if broken)"
 	@echo "make load       load with faults: Postgres restart + upstream kill, figures printed"
+	@echo "make bench      cold init, warm overhead, connections, sizes, audit throughput (bench/RESULTS.md)"
 
 .local/tools/bin/uv:
 	python3 -m venv .local/tools
@@ -50,7 +51,7 @@ lint: env
 	$(RUN) ruff format --check .
 
 typecheck: env
-	$(RUN) mypy layers/common/insurance_agent devstack reference_service ops functions
+	$(RUN) mypy layers/common/insurance_agent devstack reference_service ops functions bench
 
 migrate: env
 	$(RUN) python -m devstack.migrate
@@ -117,3 +118,14 @@ action-group-schemas: env
 RUNS ?= 3
 workflow: env
 	$(RUN) python -m devstack.run_workflow --runs $(RUNS)
+
+# Performance figures (not part of `make test`): builds, then measures the built artifacts and
+# the warm path side by side; prints the tables and writes bench/RESULTS.md. Exits 0 whatever
+# the figures. The X-Ray SDK is for the "obvious implementation" baseline only, never the layer.
+BENCH_XRAY := .local/bench/xray
+$(BENCH_XRAY)/.installed: bench/requirements-xray.txt | $(UV)
+	$(UV) pip install -q --python 3.12 --no-deps --target $(BENCH_XRAY) -r bench/requirements-xray.txt
+	@touch $@
+
+bench: env build $(BENCH_XRAY)/.installed
+	$(RUN) python -m bench $(BENCH_ARGS)

@@ -10,19 +10,23 @@ so the machine's other load falls on all of them alike.
 
 from __future__ import annotations
 
+import compileall
 import json
+import py_compile
+import shutil
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from devstack.invoke import BOOTSTRAP, Artifacts, built_artifacts, lambda_env, outcome
-from devstack.template import ROOT, FunctionSpec, functions
 from bench.stats import median
 from bench.workload import FUNCTIONS, direct_event, hello_event, http_event
+from devstack.invoke import BOOTSTRAP, Artifacts, built_artifacts, lambda_env, outcome
+from devstack.template import ROOT, FunctionSpec, functions
 
 BASELINES = ROOT / "bench" / "baselines"
 # Any traced invocation needs a trace header; Lambda sets it per invocation.
@@ -104,7 +108,6 @@ def variants(
     stack_env: dict[str, str],
     *,
     layer_dir: Path | None = None,
-    label_suffix: str = "",
     baselines: bool = True,
 ) -> list[Variant]:
     specs = functions()
@@ -123,23 +126,23 @@ def variants(
         ok = (201,) if intent == "claim_create" else (200,)
         out.append(
             Variant(
-                f"{logical_id}{label_suffix}",
+                logical_id,
                 "http",
                 spec.handler,
                 arts,
                 env,
-                lambda n, i=intent: http_event(i, n, "cold"),
+                partial(http_event, intent, run="cold"),
                 ok,
             )
         )
         out.append(
             Variant(
-                f"{logical_id}{label_suffix}",
+                logical_id,
                 "direct",
                 spec.handler,
                 arts,
                 env,
-                lambda n, i=intent: direct_event(i, n, "cold"),
+                partial(direct_event, intent, run="cold"),
                 ("ok",),
             )
         )
@@ -158,7 +161,7 @@ def variants(
                 "obvious.handler",
                 obvious,
                 obvious_env,
-                lambda n, i=intent: http_event(i, n, "cold-obvious"),
+                partial(http_event, intent, run="cold-obvious"),
                 ok,
             )
         )
@@ -197,6 +200,25 @@ def measure(
     return results
 
 
+def precompiled_layer(layer_python: Path, dest: Path) -> Path:
+    """A copy of the built layer's ``python/`` with bytecode next to the sources.
+
+    ``sam build`` ships no ``.pyc`` and Lambda's file systems are read-only, so every cold
+    start compiles every module it imports. Unchecked-hash pycs are valid whatever the file
+    times become in the zip.
+    """
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(layer_python, dest)
+    compileall.compile_dir(
+        dest,
+        quiet=1,
+        workers=0,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+    return dest
+
+
 # -- where the time goes: python -X importtime ------------------------------------------------
 
 
@@ -214,18 +236,26 @@ def imported(stderr: str) -> dict[str, int]:
 def import_costs(stderr: str, before: set[str]) -> dict[str, float]:
     """Self time (ms) per top-level package of what the handler's import and its first event
     imported; ``before`` (what a handler importing nothing gets) is left out."""
-    costs: Counter[str] = Counter()
+    costs: dict[str, float] = {}
     for name, self_us in imported(stderr).items():
         if name not in before:
-            costs[name.split(".")[0]] += self_us / 1000
-    return dict(costs)
+            package = name.split(".")[0]
+            costs[package] = costs.get(package, 0.0) + self_us / 1000
+    return costs
 
 
 def import_breakdown(variant_list: list[Variant]) -> dict[str, dict[str, float]]:
     """One ``-X importtime`` run per variant (figures inflated by the tracing itself)."""
     first = variant_list[0]
-    noop = Variant("noop", "direct", "noop.handler", Artifacts(BASELINES, (), ()), first.env,
-                   lambda n: {}, ("ok",))
+    noop = Variant(
+        "noop",
+        "direct",
+        "noop.handler",
+        Artifacts(BASELINES, (), ()),
+        first.env,
+        lambda n: {},
+        ("ok",),
+    )
     before = set(imported(run_once(noop, 0, importtime=True)[1]))
     out: dict[str, dict[str, float]] = {}
     for variant in variant_list:

@@ -94,7 +94,9 @@ def server_view(stack: BenchStack, invocations: int) -> dict[str, Any]:
                 context = LambdaContext(function_name=name)
                 with contextlib.redirect_stdout(sink):
                     for n in range(invocations):
-                        answered[int(handler(http_event(intent, n, "log"), context)["statusCode"])] += 1
+                        answered[
+                            int(handler(http_event(intent, n, "log"), context)["statusCode"])
+                        ] += 1
                 handler.entry.runtime.close()  # type: ignore[attr-defined]
         log = (cluster.data_dir / "server.log").read_text(errors="replace")
     LOG_COPY.parent.mkdir(parents=True, exist_ok=True)

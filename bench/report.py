@@ -14,12 +14,19 @@ def _mark(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
-def _cold(results: dict[str, Any]) -> list[str]:
-    rows = results["cold"]
+COLD_TITLES = {
+    "cold": "## Cold init: the layer as `sam build` ships it (fresh process each, medians)",
+    "cold_pyc": "## Cold init: the same layer with precompiled bytecode (fresh process each, "
+    "medians)",
+}
+
+
+def _cold(results: dict[str, Any], key: str = "cold") -> list[str]:
+    rows = results[key]
     by = {(r["label"], r["kind"]): r for r in rows}
     bare = by.get(("bare FastAPI+Mangum hello", "http"))
     lines = [
-        "## Cold init (built artifacts, fresh process each, medians)",
+        COLD_TITLES[key],
         "",
         "| variant | event | runs | init ms | first answer ms | cold ms | max RSS MB |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -38,7 +45,7 @@ def _cold(results: dict[str, Any]) -> list[str]:
         "answer (ours: lazy imports, connecting to Postgres and the upstream, the upstream "
         "calls and the audit write; the hello handler does no I/O).",
         "",
-        "| function | path | cold ms | × bare (target) | × obvious (target) |",
+        "| function | path | cold ms | x bare (target) | x obvious (target) |",
         "|---|---|---:|---|---|",
     ]
     for (label, kind), r in by.items():
@@ -52,7 +59,7 @@ def _cold(results: dict[str, Any]) -> list[str]:
             vs_obvious = ratio(r["cold_ms"], obvious["cold_ms"])
             cells += f" | {vs_obvious:.2f} (≤ 0.6: {_mark(vs_obvious <= 0.6)})"
         else:
-            cells += " | –"
+            cells += " | -"
         lines.append(f"| {label} | {kind} | {r['cold_ms']:.0f} | {cells} |")
     return lines
 
@@ -118,7 +125,7 @@ def _naive(results: dict[str, Any]) -> list[str]:
         lines += [
             f"| ours | {ours['invocations']} | {p50:.2f} | {p99:.2f} |",
             "",
-            f"Ours is {speedup:.1f}× faster at p50 (target ≥ 3×: {_mark(speedup >= 3)}).",
+            f"Ours is {speedup:.1f}x faster at p50 (target ≥ 3x: {_mark(speedup >= 3)}).",
         ]
     return lines
 
@@ -202,6 +209,7 @@ def render(results: dict[str, Any]) -> str:
     ]
     for key, part in (
         ("cold", _cold),
+        ("cold_pyc", lambda r: _cold(r, "cold_pyc")),
         ("imports", _imports),
         ("warm", _warm),
         ("naive", _naive),

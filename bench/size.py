@@ -7,8 +7,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from devstack.template import layer_logical_ids
 from bench.workload import FUNCTIONS
+from devstack.template import layer_logical_ids
 
 
 def _files(root: Path) -> list[Path]:

@@ -155,7 +155,8 @@ def backends(url: str) -> set[tuple[int, str]]:
 
 def upstream_peers(stack: BenchStack) -> set[tuple[str, int]]:
     with stack.reference.admin() as admin:
-        return {tuple(p) for p in admin.get("/_admin/stats").json()["peers"]}  # type: ignore[misc]
+        peers = admin.get("/_admin/stats").json()["peers"]
+    return {(str(host), int(port)) for host, port in peers}
 
 
 def session_state(runtime: Any) -> dict[str, Any]:
@@ -171,9 +172,7 @@ def session_state(runtime: Any) -> dict[str, Any]:
     }
 
 
-def run_function(
-    stack: BenchStack, intent: str, invocations: int, warmup: int = 20
-) -> WarmResult:
+def run_function(stack: BenchStack, intent: str, invocations: int, warmup: int = 20) -> WarmResult:
     handler, runtime, clock = timed_handler(intent)
     context = LambdaContext(function_name=FUNCTIONS[intent])
     result = WarmResult(FUNCTIONS[intent], invocations)
@@ -196,8 +195,7 @@ def run_function(
     backends_after = backends(stack.database_url)
     peers_after = upstream_peers(stack)
     result.discipline = {
-        "pool_connections_made": runtime.database.stats().get("connections_num", 0)
-        - pool_before,
+        "pool_connections_made": runtime.database.stats().get("connections_num", 0) - pool_before,
         "new_server_backends": len(backends_after - backends_before),
         "server_backends": len(backends_after),
         "new_upstream_connections": len(peers_after - peers_before),

@@ -16,12 +16,11 @@ import psycopg  # noqa: F401
 import psycopg_pool  # noqa: F401
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from fastapi import FastAPI  # noqa: F401
-from mangum import Mangum
-
 from insurance_agent.catalog import OPERATIONS
 from insurance_agent.direct import handle_direct
 from insurance_agent.runtime import ContainerRuntime
 from insurance_agent.web import apps
+from mangum import Mangum
 
 tracer = Tracer()
 logger = Logger()
