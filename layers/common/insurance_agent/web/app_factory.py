@@ -81,7 +81,10 @@ def function_name_of(request: Request) -> str:
     return str(getattr(context, "function_name", None) or request.app.title)
 
 
-def call_context(
+# Dependencies and routes are ``async def``: FastAPI runs a plain ``def`` in a worker thread,
+# and a Lambda container serves one request at a time, so each hop would buy nothing and cost
+# ~70 us (16 hops per request, measured with `make bench`).
+async def call_context(
     request: Request,
     x_conversation_id: Annotated[ConversationId, Header(description="The agent conversation")],
     x_customer_id: Annotated[CustomerId, Header(description="The customer the agent acts for")],
@@ -96,7 +99,7 @@ def call_context(
     )
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     runtime: ContainerRuntime = request.app.state.runtime
     return runtime.services
 
