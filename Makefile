@@ -94,8 +94,11 @@ layer-requirements: | $(UV)
 
 # Without a container; for the host architecture so the artifacts can be loaded here.
 ARCH ?= $(shell uname -m | sed 's/aarch64/arm64/')
-build: aws-tools
+# The layer is then precompiled (devstack/layer_bytecode.py): cold starts import bytecode
+# instead of compiling every module. Run the same step after any `sam build` before deploying.
+build: aws-tools env
 	$(SAM) build --parameter-overrides Architecture=$(ARCH)
+	$(RUN) python -m devstack.layer_bytecode .aws-sam/build/CommonLayer/python
 
 # Docker-free `sam local invoke`: one event through one function in a clean process, against
 # the stack `make run` started. BUILT=1 runs the `make build` artifacts instead of the source;

@@ -29,7 +29,6 @@ from devstack.template import ROOT
 SECTIONS = (
     "size",
     "cold",
-    "cold-pyc",
     "imports",
     "warm",
     "naive",
@@ -95,26 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         results["size"] = size.measure(args.build_dir)
         say("sizes measured")
     with bench_stack() as stack:
-        if only & {"cold", "cold-pyc", "imports"}:
+        if only & {"cold", "imports"}:
             runtime = runtime_standin(ROOT / ".local" / "lambda-runtime")
             variants = cold.variants(args.build_dir, runtime, XRAY, stack.function_env())
             if "cold" in only:
                 measured = cold.measure(variants, args.cold_runs, progress=say)
                 results["cold"] = [r.summary() for r in measured]
-            if "cold-pyc" in only:
-                layer = cold.precompiled_layer(
-                    args.build_dir / "CommonLayer" / "python", OUT / "layer-pyc" / "python"
-                )
-                results["size"]["CommonLayer, precompiled"] = size.measure_dir(layer.parent)
-                pyc_variants = cold.variants(
-                    args.build_dir,
-                    runtime,
-                    XRAY,
-                    stack.function_env(),
-                    layer_dir=layer,
-                )
-                measured = cold.measure(pyc_variants, args.cold_runs, progress=say)
-                results["cold_pyc"] = [r.summary() for r in measured]
             if "imports" in only:
                 results["imports"] = cold.import_breakdown(variants)
                 say("import breakdown done")

@@ -10,10 +10,8 @@ so the machine's other load falls on all of them alike.
 
 from __future__ import annotations
 
-import compileall
 import json
-import py_compile
-import shutil
+import resource
 import subprocess
 import sys
 from collections import Counter
@@ -54,6 +52,7 @@ class ColdResult:
     init_ms: list[float] = field(default_factory=list)
     first_ms: list[float] = field(default_factory=list)
     memory_mb: list[int] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -69,6 +68,7 @@ class ColdResult:
             "first_ms": median(self.first_ms),
             "cold_ms": median(self.cold_ms),
             "memory_mb": median(self.memory_mb),
+            "cpu_ms": median(self.cpu_ms),
             "outcomes": dict(self.outcomes),
             "unexpected": sum(
                 n for o, n in self.outcomes.items() if o not in map(str, self.variant.expect)
@@ -84,7 +84,15 @@ def command(variant: Variant, *, importtime: bool = False) -> list[str]:
     return args
 
 
+def _children_cpu_ms() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
 def run_once(variant: Variant, n: int, *, importtime: bool = False) -> tuple[dict[str, Any], str]:
+    """One fresh process, one event; the record carries ``cpu_ms``: the whole process's CPU
+    time (interpreter start included), which the machine's other load barely moves."""
+    cpu_before = _children_cpu_ms()
     done = subprocess.run(  # noqa: S603 -- our interpreter, our bootstrap
         command(variant, importtime=importtime),
         input=json.dumps(variant.event(n)) + "\n",
@@ -98,7 +106,9 @@ def run_once(variant: Variant, n: int, *, importtime: bool = False) -> tuple[dic
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"{variant.label} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return json.loads(lines[0]), done.stderr
+    record: dict[str, Any] = json.loads(lines[0])
+    record["cpu_ms"] = _children_cpu_ms() - cpu_before
+    return record, done.stderr
 
 
 def variants(
@@ -195,28 +205,10 @@ def measure(
             result.init_ms.append(float(report["init_ms"]))
             result.first_ms.append(float(report["duration_ms"]))
             result.memory_mb.append(int(report["max_memory_mb"]))
+            result.cpu_ms.append(float(record["cpu_ms"]))
             result.outcomes[str(outcome(record))] += 1
         progress(f"cold: round {n + 1}/{runs}")
     return results
-
-
-def precompiled_layer(layer_python: Path, dest: Path) -> Path:
-    """A copy of the built layer's ``python/`` with bytecode next to the sources.
-
-    ``sam build`` ships no ``.pyc`` and Lambda's file systems are read-only, so every cold
-    start compiles every module it imports. Unchecked-hash pycs are valid whatever the file
-    times become in the zip.
-    """
-    if dest.exists():
-        shutil.rmtree(dest)
-    shutil.copytree(layer_python, dest)
-    compileall.compile_dir(
-        dest,
-        quiet=1,
-        workers=0,
-        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-    )
-    return dest
 
 
 # -- where the time goes: python -X importtime ------------------------------------------------
