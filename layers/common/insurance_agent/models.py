@@ -30,13 +30,17 @@ OPEN_CLAIM_STATUSES: frozenset[str] = frozenset({"submitted", "under_review", "a
 Intent = Literal["policy_lookup", "claim_create", "claim_summary"]
 
 
+# defer_build: a model's validator is built on its first use, not at import, so a function
+# never pays at cold start for the models only the other functions use.
 class Contract(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True
+    )
 
 
 class UpstreamModel(BaseModel):
     # Upstream may add fields; we keep what we know and never crash on the rest.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class Money(Contract):
