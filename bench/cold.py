@@ -27,6 +27,8 @@ from devstack.invoke import BOOTSTRAP, Artifacts, built_artifacts, lambda_env, o
 from devstack.template import ROOT, FunctionSpec, functions
 
 BASELINES = ROOT / "bench" / "baselines"
+FLOOR = "floor: hello + psycopg, httpx, one GET, one query"
+FLOOR_DIRECT = "floor without FastAPI: psycopg, httpx, one GET, one query"
 # Any traced invocation needs a trace header; Lambda sets it per invocation.
 TRACE_ID = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 
@@ -179,6 +181,30 @@ def variants(
         spec = specs[FUNCTIONS["policy_lookup"]]
         arts = artifacts_of(spec)
         bare = Artifacts(BASELINES, arts.layer_paths, arts.runtime_paths)
+        out.insert(
+            1,
+            Variant(
+                FLOOR,
+                "http",
+                "floor.handler",
+                bare,
+                lambda_env(spec, bare, stack_env),
+                partial(http_event, "policy_lookup", run="cold-floor"),
+                (200,),
+            ),
+        )
+        out.insert(
+            2,
+            Variant(
+                FLOOR_DIRECT,
+                "direct",
+                "floor_direct.handler",
+                bare,
+                lambda_env(spec, bare, stack_env),
+                partial(direct_event, "policy_lookup", run="cold-floor"),
+                ("ok",),
+            ),
+        )
         out.insert(
             0,
             Variant(

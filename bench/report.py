@@ -46,17 +46,22 @@ def _cold(results: dict[str, Any], key: str = "cold") -> list[str]:
         "Ratios on the cold medians (wall) and, in brackets, on the whole processes' CPU "
         "time, which the machine's other load moves far less.",
         "",
-        "| function | path | cold ms | x bare (target) | x obvious (target) |",
-        "|---|---|---:|---|---|",
+        "| function | path | cold ms | x bare (target) | x obvious (target) | x floor |",
+        "|---|---|---:|---|---|---:|",
     ]
     for (label, kind), r in by.items():
-        if label.startswith(("bare", "obvious")):
+        if label.startswith(("bare", "obvious", "floor")):
             continue
         limit = 1.5 if kind == "http" else 1.0
         cells = _ratio_cell(r, bare, limit)
         obvious = by.get((f"obvious {label}", "http"))
         if kind == "http" and obvious is not None:
             cells += " | " + _ratio_cell(r, obvious, 0.6)
+        else:
+            cells += " | -"
+        floor = next((v for (lb, k), v in by.items() if lb.startswith("floor") and k == kind), None)
+        if floor is not None:
+            cells += f" | {ratio(r['cold_ms'], floor['cold_ms']):.2f}"
         else:
             cells += " | -"
         lines.append(f"| {label} | {kind} | {r['cold_ms']:.0f} | {cells} |")
