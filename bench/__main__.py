@@ -22,7 +22,7 @@ from typing import Any
 from bench import cold, discipline, naive, size, throughput, warm
 from bench.report import render
 from bench.stats import pct
-from bench.workload import FUNCTIONS, bench_stack, http_event
+from bench.workload import FUNCTIONS, bench_stack, function_env, http_event
 from devstack.invoke import runtime_standin
 from devstack.template import ROOT
 
@@ -39,6 +39,17 @@ OUT = ROOT / "bench" / "out"
 XRAY = ROOT / ".local" / "bench" / "xray"
 
 
+def _git(*args: str) -> str:
+    done = subprocess.run(  # noqa: S603 -- fixed git subcommands
+        ["git", *args],  # noqa: S607 -- git from PATH, as for any developer
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    return done.stdout.strip()
+
+
 def machine() -> dict[str, Any]:
     model = ""
     with contextlib.suppress(OSError):
@@ -46,20 +57,8 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    ).stdout.strip()
+    commit = _git("rev-parse", "--short", "HEAD")
+    dirty = _git("status", "--porcelain", "--untracked-files=no")
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit + (" (uncommitted changes)" if dirty else ""),
@@ -96,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     with bench_stack() as stack:
         if only & {"cold", "imports"}:
             runtime = runtime_standin(ROOT / ".local" / "lambda-runtime")
-            variants = cold.variants(args.build_dir, runtime, XRAY, stack.function_env())
+            variants = cold.variants(args.build_dir, runtime, XRAY, function_env(stack))
             if "cold" in only:
                 measured = cold.measure(variants, args.cold_runs, progress=say)
                 results["cold"] = [r.summary() for r in measured]

@@ -113,6 +113,10 @@ def run_once(variant: Variant, n: int, *, importtime: bool = False) -> tuple[dic
     return record, done.stderr
 
 
+def _hello(n: int) -> dict[str, Any]:
+    return hello_event()
+
+
 def variants(
     build_dir: Path,
     runtime_dir: Path,
@@ -181,42 +185,19 @@ def variants(
         spec = specs[FUNCTIONS["policy_lookup"]]
         arts = artifacts_of(spec)
         bare = Artifacts(BASELINES, arts.layer_paths, arts.runtime_paths)
-        out.insert(
-            1,
-            Variant(
-                FLOOR,
-                "http",
-                "floor.handler",
-                bare,
-                lambda_env(spec, bare, stack_env),
-                partial(http_event, "policy_lookup", run="cold-floor"),
-                (200,),
-            ),
-        )
-        out.insert(
-            2,
-            Variant(
+        env = lambda_env(spec, bare, stack_env)
+        cases: list[tuple[str, str, str, Callable[[int], dict[str, Any]], tuple[int | str]]] = [
+            ("bare FastAPI+Mangum hello", "http", "bare.handler", _hello, (200,)),
+            (FLOOR, "http", "floor.handler", partial(http_event, "policy_lookup"), (200,)),
+            (
                 FLOOR_DIRECT,
                 "direct",
                 "floor_direct.handler",
-                bare,
-                lambda_env(spec, bare, stack_env),
-                partial(direct_event, "policy_lookup", run="cold-floor"),
+                partial(direct_event, "policy_lookup"),
                 ("ok",),
             ),
-        )
-        out.insert(
-            0,
-            Variant(
-                "bare FastAPI+Mangum hello",
-                "http",
-                "bare.handler",
-                bare,
-                lambda_env(spec, bare, stack_env),
-                lambda n: hello_event(),
-                (200,),
-            ),
-        )
+        ]
+        out[:0] = [Variant(lb, k, h, bare, env, ev, ex) for lb, k, h, ev, ex in cases]
     return out
 
 

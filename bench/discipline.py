@@ -19,10 +19,11 @@ from typing import Any
 import psycopg
 
 from bench.warm import function_environment
-from bench.workload import FUNCTIONS, BenchStack, http_event
+from bench.workload import FUNCTIONS, http_event
 from devstack import migrate
 from devstack.events import LambdaContext
 from devstack.private_postgres import private_cluster
+from devstack.stack import Stack
 from devstack.template import ROOT
 
 PREFIX = "app=insurance-agent-api "
@@ -74,7 +75,7 @@ def read_log(text: str) -> dict[str, Any]:
     }
 
 
-def server_view(stack: BenchStack, invocations: int) -> dict[str, Any]:
+def server_view(stack: Stack, invocations: int) -> dict[str, Any]:
     from insurance_agent.catalog import OPERATIONS
     from insurance_agent.entry import lambda_handler
 
@@ -86,7 +87,7 @@ def server_view(stack: BenchStack, invocations: int) -> dict[str, Any]:
             conn.execute("ALTER SYSTEM SET log_connections = on")
             conn.execute("ALTER SYSTEM SET log_line_prefix = '%m [%p] app=%a '")
             conn.execute("SELECT pg_reload_conf()")
-        stack = BenchStack(stack.postgres, audit_url, stack.reference)
+        stack = Stack(stack.postgres, audit_url, stack.reference)
         answered: Counter[int] = Counter()
         with function_environment(stack), open(os.devnull, "w") as sink:
             for intent, name in FUNCTIONS.items():

@@ -17,7 +17,7 @@ import httpx
 import psycopg
 from psycopg.types.json import Jsonb
 
-from bench.workload import BenchStack
+from devstack.stack import Stack
 
 INSERT = """
 INSERT INTO agent_interactions (id, created_at, conversation_id, customer_id, intent, outcome,
@@ -27,7 +27,7 @@ RETURNING id
 """
 
 
-def naive_claim_summary(stack: BenchStack, event: dict[str, Any]) -> dict[str, Any]:
+def naive_claim_summary(stack: Stack, event: dict[str, Any]) -> dict[str, Any]:
     from insurance_agent.domain.summary import summarize
     from insurance_agent.models import Claim, ClaimSummaryRequest, Policy, utc_now
 

@@ -15,8 +15,8 @@ import uuid
 from typing import Any
 
 from bench.stats import pct
-from bench.workload import BenchStack
 from devstack.load import ConnectionWatch
+from devstack.stack import Stack
 
 
 def container(
@@ -54,7 +54,7 @@ def container(
     database.close()
 
 
-def measure(stack: BenchStack, k: int, seconds: float = 3.0) -> dict[str, Any]:
+def measure(stack: Stack, k: int, seconds: float = 3.0) -> dict[str, Any]:
     settings = {
         "database_url": stack.database_url,
         "fastapi_insurance_base_url": stack.reference.url,

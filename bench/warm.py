@@ -18,12 +18,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
 import psycopg
 
 from bench.stats import pct
-from bench.workload import FUNCTIONS, BenchStack, http_event
+from bench.workload import FUNCTIONS, function_env, http_event
 from devstack.events import LambdaContext
+from devstack.stack import Stack
 
 APPLICATION_NAME = "insurance-agent-api"  # database.py's application_name
 
@@ -102,28 +104,22 @@ class WarmResult:
 
 
 @contextlib.contextmanager
-def function_environment(stack: BenchStack) -> Iterator[None]:
+def function_environment(stack: Stack) -> Iterator[None]:
     """The functions' environment as the template sets it (metrics on, tracing off)."""
-    env = stack.function_env() | {
+    env = function_env(stack) | {
         "POWERTOOLS_SERVICE_NAME": "insurance-agent-api",
         "POWERTOOLS_METRICS_NAMESPACE": "InsuranceAgentApi",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     from insurance_agent.settings import get_settings
 
-    get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with mock.patch.dict(os.environ, env):
         get_settings.cache_clear()
+        try:
+            yield
+        finally:
+            get_settings.cache_clear()
 
 
 def timed_handler(intent: str) -> tuple[Callable[[Any, Any], Any], Any, Clock]:
@@ -153,7 +149,7 @@ def backends(url: str) -> set[tuple[int, str]]:
     return {(int(pid), str(started)) for pid, started in rows}
 
 
-def upstream_peers(stack: BenchStack) -> set[tuple[str, int]]:
+def upstream_peers(stack: Stack) -> set[tuple[str, int]]:
     with stack.reference.admin() as admin:
         peers = admin.get("/_admin/stats").json()["peers"]
     return {(str(host), int(port)) for host, port in peers}
@@ -172,7 +168,7 @@ def session_state(runtime: Any) -> dict[str, Any]:
     }
 
 
-def run_function(stack: BenchStack, intent: str, invocations: int, warmup: int = 20) -> WarmResult:
+def run_function(stack: Stack, intent: str, invocations: int, warmup: int = 20) -> WarmResult:
     handler, runtime, clock = timed_handler(intent)
     context = LambdaContext(function_name=FUNCTIONS[intent])
     result = WarmResult(FUNCTIONS[intent], invocations)

@@ -11,14 +11,13 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from devstack import migrate
 from devstack.events import http_api_event
-from devstack.postgres import FoundPostgres, find_postgres, scratch_database
-from devstack.stack import ReferenceService, start_reference_service
+from devstack.postgres import find_postgres, scratch_database
+from devstack.stack import Stack, start_reference_service
 
 FUNCTIONS = {
     "policy_lookup": "PolicyLookupFunction",
@@ -114,24 +113,14 @@ def claim_body(n: int) -> dict[str, Any]:
     }
 
 
-@dataclass
-class BenchStack:
-    postgres: FoundPostgres
-    database_url: str
-    reference: ReferenceService
-
-    def function_env(self) -> dict[str, str]:
-        """What the functions read locally; Powertools settings stay the template's."""
-        return {
-            "DATABASE_URL": self.database_url,
-            "DB_IAM_AUTH": "false",
-            "FASTAPI_INSURANCE_BASE_URL": self.reference.url,
-            "FASTAPI_INSURANCE_API_KEY": self.reference.api_key,
-        }
+def function_env(stack: Stack) -> dict[str, str]:
+    """What the functions read locally, pointed at ``stack``; Powertools settings stay the
+    template's (metrics on, tracing off) rather than the test stack's."""
+    return {k: v for k, v in stack.function_env().items() if not k.startswith("POWERTOOLS")}
 
 
 @contextlib.contextmanager
-def bench_stack() -> Iterator[BenchStack]:
+def bench_stack() -> Iterator[Stack]:
     """A scratch database (migrated) on the discovered server, the reference service on it."""
     found = find_postgres()
     name = f"ia_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -140,7 +129,7 @@ def bench_stack() -> Iterator[BenchStack]:
             migrate.apply(url)
             reference = start_reference_service(url, reset=True)
             try:
-                yield BenchStack(found, url, reference)
+                yield Stack(found, url, reference)
             finally:
                 reference.stop()
     finally:
