@@ -30,17 +30,19 @@ OPEN_CLAIM_STATUSES: frozenset[str] = frozenset({"submitted", "under_review", "a
 Intent = Literal["policy_lookup", "claim_create", "claim_summary"]
 
 
-# defer_build: a model's validator is built on its first use, not at import, so a function
-# never pays at cold start for the models only the other functions use.
 class Contract(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+# Validators built on first use, not at import: a function does not pay at cold start for the
+# models only the other functions use. Not for request bodies: FastAPI declares a body with an
+# alias, and a body model built that late warns about it.
+DEFERRED = ConfigDict(defer_build=True)
 
 
 class UpstreamModel(BaseModel):
     # Upstream may add fields; we keep what we know and never crash on the rest.
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)  # see DEFERRED
 
 
 class Money(Contract):
@@ -121,6 +123,8 @@ class ClaimSummaryRequest(Contract):
 
 
 class OpenClaim(Contract):
+    model_config = DEFERRED
+
     claim_id: ClaimId
     status: ClaimStatus
     loss_date: date
@@ -130,6 +134,8 @@ class OpenClaim(Contract):
 
 
 class ClaimAssessment(Contract):
+    model_config = DEFERRED
+
     claim_id: ClaimId
     status: ClaimStatus
     amount_claimed: Money
@@ -138,6 +144,8 @@ class ClaimAssessment(Contract):
 
 
 class ClaimSummary(Contract):
+    model_config = DEFERRED
+
     policy_number: PolicyNumber
     customer_id: CustomerId
     policy_status: PolicyStatus
@@ -163,15 +171,17 @@ class CallerFields(Contract):
 
 
 class PolicyLookupTask(CallerFields, PolicyLookupRequest):
-    pass
+    model_config = DEFERRED
 
 
 class ClaimCreateTask(CallerFields, ClaimRequest):
+    model_config = DEFERRED
+
     idempotency_key: IdempotencyKey
 
 
 class ClaimSummaryTask(CallerFields, ClaimSummaryRequest):
-    pass
+    model_config = DEFERRED
 
 
 def utc_now() -> datetime:
