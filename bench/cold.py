@@ -181,6 +181,19 @@ def variants(
                 ok,
             )
         )
+        if intent == "policy_lookup":
+            # What the Tracer (X-Ray SDK, patched modules) alone costs the obvious way.
+            out.append(
+                Variant(
+                    f"obvious {logical_id}, Tracer off",
+                    "http",
+                    "obvious.handler",
+                    obvious,
+                    obvious_env | {"POWERTOOLS_TRACE_DISABLED": "true"},
+                    partial(http_event, intent, run="cold-obvious"),
+                    ok,
+                )
+            )
     if baselines:
         spec = specs[FUNCTIONS["policy_lookup"]]
         arts = artifacts_of(spec)
