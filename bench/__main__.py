@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     with bench_stack() as stack:
         if only & {"cold", "imports"}:
             runtime = runtime_standin(ROOT / ".local" / "lambda-runtime")
+            cold.compile_dependencies(runtime, XRAY)
             variants = cold.variants(args.build_dir, runtime, XRAY, function_env(stack))
             if "cold" in only:
                 measured = cold.measure(variants, args.cold_runs, progress=say)
