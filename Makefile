@@ -16,7 +16,7 @@ UV := .local/tools/bin/uv
 RUN := $(UV) run --frozen
 
 .PHONY: help env run test lint typecheck migrate trail history aws-tools layer-requirements build clean invoke
-.PHONY: verify load bench
+.PHONY: verify load
 
 help:
 	@echo "make run        local stack: Postgres + migrations + reference service + API on :3000"
@@ -130,5 +130,6 @@ $(BENCH_XRAY)/.installed: bench/requirements-xray.txt | $(UV)
 	$(UV) pip install -q --python 3.12 --no-deps --target $(BENCH_XRAY) -r bench/requirements-xray.txt
 	@touch $@
 
+.PHONY: bench
 bench: env build $(BENCH_XRAY)/.installed
 	$(RUN) python -m bench $(BENCH_ARGS)
