@@ -28,6 +28,7 @@ help:
 	@echo "make invoke FN=PolicyLookupFunction EVENT=events/policy_lookup_ok.json   Docker-free sam local invoke"
 	@echo "make verify     verify the audit hash chains (exit 1 if broken)"
 	@echo "make load       load with faults: Postgres restart + upstream kill, figures printed"
+	@echo "make bench      cold init, warm overhead, connections, sizes, audit throughput (bench/RESULTS.md)"
 
 .local/tools/bin/uv:
 	python3 -m venv .local/tools
@@ -51,7 +52,7 @@ lint: env
 	$(RUN) ruff format --check .
 
 typecheck: env
-	$(RUN) mypy layers/common/insurance_agent devstack reference_service ops functions
+	$(RUN) mypy layers/common/insurance_agent devstack reference_service ops functions bench
 
 # A bearer token signed with the running stack's key: curl -H "Authorization: Bearer $$(make -s token CUSTOMER=cust-7788)"
 token: env
@@ -98,8 +99,11 @@ layer-requirements: | $(UV)
 
 # Without a container; for the host architecture so the artifacts can be loaded here.
 ARCH ?= $(shell uname -m | sed 's/aarch64/arm64/')
-build: aws-tools
+# The layer is then precompiled (devstack/layer_bytecode.py): cold starts import bytecode
+# instead of compiling every module. Run the same step after any `sam build` before deploying.
+build: aws-tools env
 	$(SAM) build --parameter-overrides Architecture=$(ARCH)
+	$(RUN) python -m devstack.layer_bytecode .aws-sam/build/CommonLayer/python
 
 # Docker-free `sam local invoke`: one event through one function in a clean process, against
 # the stack `make run` started. BUILT=1 runs the `make build` artifacts instead of the source;
@@ -122,3 +126,15 @@ action-group-schemas: env
 RUNS ?= 3
 workflow: env
 	$(RUN) python -m devstack.run_workflow --runs $(RUNS)
+
+# Performance figures (not part of `make test`): builds, then measures the built artifacts and
+# the warm path side by side; prints the tables and writes bench/RESULTS.md. Exits 0 whatever
+# the figures. The X-Ray SDK is for the "obvious implementation" baseline only, never the layer.
+BENCH_XRAY := .local/bench/xray
+$(BENCH_XRAY)/.installed: bench/requirements-xray.txt | $(UV)
+	$(UV) pip install -q --python 3.12 --no-deps --target $(BENCH_XRAY) -r bench/requirements-xray.txt
+	@touch $@
+
+.PHONY: bench
+bench: env build $(BENCH_XRAY)/.installed
+	$(RUN) python -m bench $(BENCH_ARGS)

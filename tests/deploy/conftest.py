@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from devstack.invoke import runtime_standin
+from devstack.layer_bytecode import precompile
 from devstack.template import ROOT, TEMPLATE
 
 AWS_TOOLS = ROOT / ".local" / "aws-tools"
@@ -71,6 +72,8 @@ def sam_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
         *("--parameter-overrides", f"Architecture={host_architecture()}"),
     )
     assert done.returncode == 0, f"sam build failed:\n{done.stdout}\n{done.stderr}"
+    # As `make build` does: the built-artifact tests run the precompiled layer.
+    precompile(build_dir / "CommonLayer" / "python")
     return build_dir
 
 

@@ -90,9 +90,15 @@ class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+# Validators built on first use, not at import: a function does not pay at cold start for the
+# models only the other functions use. Not for request bodies: FastAPI declares a body with an
+# alias, and a body model built that late warns about it.
+DEFERRED = ConfigDict(defer_build=True)
+
+
 class UpstreamModel(BaseModel):
     # Upstream may add fields; we keep what we know and never crash on the rest.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)  # see DEFERRED
 
 
 class Money(Contract):
@@ -173,6 +179,8 @@ class ClaimSummaryRequest(Contract):
 
 
 class OpenClaim(Contract):
+    model_config = DEFERRED
+
     claim_id: ClaimId
     status: ClaimStatus
     loss_date: date
@@ -182,6 +190,8 @@ class OpenClaim(Contract):
 
 
 class ClaimAssessment(Contract):
+    model_config = DEFERRED
+
     claim_id: ClaimId
     status: ClaimStatus
     amount_claimed: Money
@@ -190,6 +200,8 @@ class ClaimAssessment(Contract):
 
 
 class ClaimSummary(Contract):
+    model_config = DEFERRED
+
     policy_number: PolicyNumber
     customer_id: CustomerId
     policy_status: PolicyStatus
@@ -228,15 +240,17 @@ class CallerFields(Contract):
 
 
 class PolicyLookupTask(CallerFields, PolicyLookupRequest):
-    pass
+    model_config = DEFERRED
 
 
 class ClaimCreateTask(CallerFields, ClaimRequest):
+    model_config = DEFERRED
+
     idempotency_key: IdempotencyKey
 
 
 class ClaimSummaryTask(CallerFields, ClaimSummaryRequest):
-    pass
+    model_config = DEFERRED
 
 
 def utc_now() -> datetime:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from email.utils import parsedate_to_datetime
+from functools import cache
 from typing import Any
 
 import httpx
@@ -31,7 +32,12 @@ from insurance_agent.models import Claim, ClaimRequest, Policy, utc_now
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 # A Retry-After longer than this is not waited for inside a Lambda invocation.
 MAX_RETRY_AFTER_S = 2.0
-_claims_adapter = TypeAdapter(list[Claim])
+
+
+@cache
+def _claims_adapter() -> TypeAdapter[list[Claim]]:
+    # Built on first use: importing this module must not build the Claim validator.
+    return TypeAdapter(list[Claim])
 
 
 class _RetryableStatus(Exception):
@@ -123,7 +129,7 @@ class InsuranceApiClient:
             "GET", f"/v1/policies/{policy_number}/claims", not_found=PolicyNotFound
         )
         try:
-            return _claims_adapter.validate_python(_json(response))
+            return _claims_adapter().validate_python(_json(response))
         except ValidationError as exc:
             raise _bad_shape(response, exc) from None
 

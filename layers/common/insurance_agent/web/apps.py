@@ -32,7 +32,7 @@ def policy_lookup_app(runtime: ContainerRuntime) -> FastAPI:
         # Bedrock Agents name the tool verb__actionGroup__operationId: short, no "__".
         operation_id="getPolicy",
     )
-    def get_policy(
+    async def get_policy(
         policy_number: Annotated[PolicyNumber, Path(description="e.g. POL-10001")],
         ctx: Context,
         services: ServicesDep,
@@ -56,7 +56,7 @@ def claim_create_app(runtime: ContainerRuntime) -> FastAPI:
             {409: "The Idempotency-Key was used for another claim, or is still in progress"}
         ),
     )
-    def post_claim(
+    async def post_claim(
         claim: ClaimRequest,
         idempotency_key: Annotated[
             IdempotencyKey, Header(description="Same key, same claim: retries never file twice")
@@ -79,7 +79,7 @@ def claim_summary_app(runtime: ContainerRuntime) -> FastAPI:
         tags=["agent"],
         operation_id="summarizeClaims",
     )
-    def post_claim_summary(
+    async def post_claim_summary(
         request: ClaimSummaryRequest, ctx: Context, services: ServicesDep
     ) -> ClaimSummary:
         """The coverage position of a policy, and what a given claim may pay."""
