@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from devstack import migrate
 from devstack.events import http_api_event
 from devstack.postgres import find_postgres, scratch_database
-from devstack.stack import Stack, start_reference_service
+from devstack.stack import Stack, stack_on
 
 FUNCTIONS = {
     "policy_lookup": "PolicyLookupFunction",
@@ -125,12 +124,7 @@ def bench_stack() -> Iterator[Stack]:
     found = find_postgres()
     name = f"ia_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     try:
-        with scratch_database(found.url, name) as url:
-            migrate.apply(url)
-            reference = start_reference_service(url, reset=True)
-            try:
-                yield Stack(found, url, reference)
-            finally:
-                reference.stop()
+        with scratch_database(found.url, name) as url, stack_on(found, url, reset=True) as stack:
+            yield stack
     finally:
         found.stop()

@@ -134,17 +134,26 @@ class Stack:
 
 
 @contextlib.contextmanager
+def stack_on(
+    found: FoundPostgres, url: str, *, reference_port: int | None = None, reset: bool = False
+) -> Iterator[Stack]:
+    """The database at ``url`` migrated, and the reference service started on it."""
+    migrate.apply(url)
+    reference = start_reference_service(url, port=reference_port, reset=reset)
+    try:
+        yield Stack(found, url, reference)
+    finally:
+        reference.stop()
+
+
+@contextlib.contextmanager
 def local_stack(
     database: str = "insurance_agent", *, reference_port: int | None = None, reset: bool = False
 ) -> Iterator[Stack]:
     found = find_postgres()
     try:
         url = ensure_database(found.url, database)
-        migrate.apply(url)
-        reference = start_reference_service(url, port=reference_port, reset=reset)
-        try:
-            yield Stack(found, url, reference)
-        finally:
-            reference.stop()
+        with stack_on(found, url, reference_port=reference_port, reset=reset) as stack:
+            yield stack
     finally:
         found.stop()
