@@ -26,8 +26,9 @@ FUNCTIONS = {
     "claim_summary": "ClaimSummaryFunction",
 }
 # The HTTP door's framework; boto3, which Powertools' idempotency package imports for its
-# DynamoDB layer. (botocore's package itself is imported by Powertools' user agent hook.)
-NEVER_ON_THE_DIRECT_PATH = ("fastapi", "starlette", "mangum", "boto3")
+# DynamoDB layer (botocore's package itself is imported by Powertools' user agent hook);
+# pydantic-settings, which settings no longer use (installed here for the dev tools).
+NEVER_ON_THE_DIRECT_PATH = ("fastapi", "starlette", "mangum", "boto3", "pydantic_settings")
 
 
 def cold_direct(intent: str, env: dict[str, str]) -> tuple[dict[str, Any], set[str]]:
