@@ -7,4 +7,4 @@ with init_phase():
     from insurance_agent.catalog import CLAIM_CREATE
     from insurance_agent.entry import lambda_handler
 
-    handler = lambda_handler(CLAIM_CREATE)
+handler = lambda_handler(CLAIM_CREATE)

@@ -7,4 +7,4 @@ with init_phase():
     from insurance_agent.catalog import POLICY_LOOKUP
     from insurance_agent.entry import lambda_handler
 
-    handler = lambda_handler(POLICY_LOOKUP)
+handler = lambda_handler(POLICY_LOOKUP)
