@@ -51,7 +51,7 @@ KEY_FIELDS = "[customer_id, idempotency_key]"
 PAYLOAD_FIELDS = "[customer_id, request]"
 
 POWERTOOLS_IDEMPOTENCY = "aws_lambda_powertools.utilities.idempotency"
-_package_lock = threading.Lock()
+_package_lock = threading.RLock()
 
 
 def _without_dynamodb() -> None:
@@ -75,7 +75,11 @@ def _without_dynamodb() -> None:
         def initialise(name: str) -> object:
             with _package_lock:
                 if vars(package).pop("__getattr__", None) is not None:
-                    loader.exec_module(package)
+                    try:
+                        loader.exec_module(package)
+                    except BaseException:
+                        package.__getattr__ = initialise  # type: ignore[method-assign]
+                        raise
             return getattr(package, name)
 
         package.__getattr__ = initialise  # type: ignore[method-assign]  # PEP 562
