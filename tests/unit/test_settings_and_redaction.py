@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from insurance_agent.errors import ConfigurationError
 from insurance_agent.redaction import MASK, redact
-from insurance_agent.settings import load_settings
+from insurance_agent.settings import Settings, load_settings
 
 
 @pytest.fixture
@@ -18,6 +18,8 @@ def clean_env(monkeypatch):
         "DB_IAM_AUTH",
         "DB_HOST",
         "DB_USER",
+        "UPSTREAM_RETRY_ATTEMPTS",
+        "AWS_REGION",
     ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
@@ -78,3 +80,32 @@ def test_redaction_by_key_and_by_pattern():
     assert redacted["nested"][0] == {"date_of_birth": MASK, "note": "ssn [ssn]"}
     assert redacted["description"] == "call me on [phone] or [email]"
     assert (redacted["amount"], redacted["loss_date"]) == ("1250.00", "2026-11-24")
+
+
+def test_settings_read_each_variable_in_any_case_and_passed_values_win(clean_env):
+    clean_env.setenv("FASTAPI_INSURANCE_BASE_URL", "http://127.0.0.1:1")
+    clean_env.setenv("database_url", "postgresql://x@h/db")
+    clean_env.setenv("FASTAPI_INSURANCE_API_KEY", "sk-live-abc")
+    clean_env.setenv("Upstream_Retry_Attempts", "5")
+    clean_env.setenv("DB_IAM_AUTH", "false")
+    clean_env.setenv("AWS_REGION", "eu-west-1")
+
+    settings = Settings(upstream_read_timeout_s=7.5, fastapi_insurance_api_key="sk-passed-xyz")
+
+    assert settings.database_url is not None
+    assert settings.database_url.get_secret_value() == "postgresql://x@h/db"
+    assert settings.upstream_retry_attempts == 5
+    assert settings.upstream_read_timeout_s == 7.5
+    assert settings.fastapi_insurance_api_key is not None
+    assert settings.fastapi_insurance_api_key.get_secret_value() == "sk-passed-xyz"
+    assert (settings.db_iam_auth, settings.aws_region) == (False, "eu-west-1")
+    assert str(settings.fastapi_insurance_base_url) == "http://127.0.0.1:1/"
+
+
+def test_a_malformed_number_is_named(clean_env):
+    clean_env.setenv("FASTAPI_INSURANCE_BASE_URL", "http://127.0.0.1:1")
+    clean_env.setenv("DATABASE_URL", "postgresql://x@h/db")
+    clean_env.setenv("FASTAPI_INSURANCE_API_KEY", "k")
+    clean_env.setenv("UPSTREAM_RETRY_ATTEMPTS", "many")
+    with pytest.raises(ConfigurationError, match="UPSTREAM_RETRY_ATTEMPTS"):
+        load_settings()
