@@ -18,20 +18,17 @@ records in our database (``idempotency_store``). What it decides, in our terms:
   again (upstream deduplicates on the same key if the failure hid a filing);
 - the database failing: ``AuditUnavailable`` (503), as for the audit itself.
 
-Powertools' idempotency modules are imported on the first filing, never by the functions that
-do not file; and without the package's ``__init__``, which imports the DynamoDB persistence
-layer and with it boto3 (about 0.3 s of a claim filing's cold start, measured by ``make bench``):
-see ``_without_dynamodb``.
+Importing Powertools' idempotency package loads its DynamoDB layer and with it boto3, so it is
+imported on the first filing, never by the functions that do not file. (In AWS every function
+imports boto3 on its first invocation anyway, for the Secrets Manager key and the RDS IAM token;
+working around the package ``__init__`` would save nothing there.)
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -41,7 +38,7 @@ from insurance_agent.database import Database
 from insurance_agent.errors import AuditUnavailable, IdempotencyConflict, RequestInProgress
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
     from insurance_agent.idempotency_store import PostgresPersistenceLayer
 
@@ -49,43 +46,6 @@ if TYPE_CHECKING:
 RETRY_AFTER_S = 1
 KEY_FIELDS = "[customer_id, idempotency_key]"
 PAYLOAD_FIELDS = "[customer_id, request]"
-
-POWERTOOLS_IDEMPOTENCY = "aws_lambda_powertools.utilities.idempotency"
-_package_lock = threading.RLock()
-
-
-def _without_dynamodb() -> None:
-    """Let Powertools' idempotency submodules be imported without the package's ``__init__``.
-
-    That ``__init__`` imports the DynamoDB persistence layer, hence boto3, which we never use
-    (our records are in PostgreSQL). The package is registered uninitialised, its submodules
-    import as usual, and its ``__init__`` runs on the first lookup of a name it defines, so
-    ``from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer`` still
-    works anywhere in the process. A no-op once the package is imported either way.
-    """
-    with _package_lock:
-        if POWERTOOLS_IDEMPOTENCY in sys.modules:
-            return
-        spec = importlib.util.find_spec(POWERTOOLS_IDEMPOTENCY)
-        assert spec is not None
-        assert spec.loader is not None
-        package = importlib.util.module_from_spec(spec)
-        loader = spec.loader
-
-        def initialise(name: str) -> object:
-            with _package_lock:
-                if vars(package).pop("__getattr__", None) is not None:
-                    try:
-                        loader.exec_module(package)
-                    except BaseException:
-                        package.__getattr__ = initialise  # type: ignore[method-assign]
-                        raise
-            return getattr(package, name)
-
-        package.__getattr__ = initialise  # type: ignore[method-assign]  # PEP 562
-        sys.modules[POWERTOOLS_IDEMPOTENCY] = package
-        parent: ModuleType = sys.modules[POWERTOOLS_IDEMPOTENCY.rpartition(".")[0]]
-        parent.idempotency = package  # type: ignore[attr-defined]  # as the import system does
 
 
 @dataclass(frozen=True)
@@ -116,10 +76,7 @@ class PostgresIdempotency:
         if self._machinery is None:
             with self._lock:
                 if self._machinery is None:
-                    _without_dynamodb()
-                    from aws_lambda_powertools.utilities.idempotency.config import (
-                        IdempotencyConfig,
-                    )
+                    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
                     from insurance_agent.idempotency_store import PostgresPersistenceLayer
 
@@ -142,14 +99,13 @@ class PostgresIdempotency:
         model: type[R],
         action: Callable[[], R],
     ) -> tuple[R, bool]:
-        _without_dynamodb()
+        from aws_lambda_powertools.utilities.idempotency import idempotent_function
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
             IdempotencyInconsistentStateError,
             IdempotencyPersistenceLayerError,
             IdempotencyValidationError,
         )
-        from aws_lambda_powertools.utilities.idempotency.idempotency import idempotent_function
         from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (
             PydanticSerializer,
         )
