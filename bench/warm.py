@@ -34,14 +34,19 @@ APPLICATION_NAME = "insurance-agent-api"  # database.py's application_name
 @dataclass
 class Clock:
     """Milliseconds spent in each port during the current invocation: wall time, and this
-    thread's CPU time (which other processes' load on the machine barely moves)."""
+    thread's CPU time (which other processes' load on the machine barely moves). A port called
+    inside another (the idempotency store runs the filing, which calls upstream and the audit)
+    counts only its own time: the nested calls' time is its callees'."""
 
     wall_ms: dict[str, float] = field(default_factory=dict)
     cpu_ms: dict[str, float] = field(default_factory=dict)
+    # Time spent in ports called from the port now running, one entry per open call.
+    nested: list[list[float]] = field(default_factory=list)
 
     def reset(self) -> None:
         self.wall_ms.clear()
         self.cpu_ms.clear()
+        self.nested.clear()
 
     def add(self, port: str, wall: float, cpu: float) -> None:
         self.wall_ms[port] = self.wall_ms.get(port, 0.0) + wall
@@ -72,11 +77,18 @@ class TimedPort:
             return attribute
 
         def timed(*args: Any, **kwargs: Any) -> Any:
+            clock = self._clock
+            clock.nested.append([0.0, 0.0])
             started = _now()
             try:
                 return attribute(*args, **kwargs)
             finally:
-                self._clock.add(self._port, *_since(started))
+                wall, cpu = _since(started)
+                inner_wall, inner_cpu = clock.nested.pop()
+                clock.add(self._port, wall - inner_wall, cpu - inner_cpu)
+                if clock.nested:
+                    clock.nested[-1][0] += wall
+                    clock.nested[-1][1] += cpu
 
         return timed
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from bench.cold import BASELINES, import_costs
 from bench.discipline import read_log
 from bench.stats import pct
+from bench.warm import Clock, TimedPort
 from bench.workload import direct_event, hello_event, http_event
 from devstack.events import LambdaContext
 
@@ -93,3 +95,24 @@ def test_bare_baseline_loads_and_answers_hello() -> None:
         response = pool.submit(_load_and_call_bare).result(timeout=60)
     assert response["statusCode"] == 200
     assert json.loads(str(response["body"])) == {"message": "hello"}
+
+
+def test_a_port_called_inside_another_counts_only_once():
+    class Upstream:
+        def call(self) -> str:
+            time.sleep(0.02)
+            return "answer"
+
+    clock = Clock()
+    upstream = TimedPort(Upstream(), clock, "upstream")
+
+    class Idempotency:
+        def once(self) -> str:
+            return upstream.call()
+
+    assert TimedPort(Idempotency(), clock, "idempotency").once() == "answer"
+
+    assert clock.wall_ms["upstream"] >= 20
+    # The enclosing port keeps only its own time, so the parts add up to the whole.
+    assert clock.wall_ms["idempotency"] < clock.wall_ms["upstream"] / 4
+    assert clock.nested == []
