@@ -101,14 +101,12 @@ class FunctionEntry:
         if len(raw) > limit:
             raise PayloadTooLarge(f"request body exceeds {limit} bytes", details={"limit": limit})
         if raw and self.operation.method != "GET":
-            headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
-            check_json_body(raw, headers.get("content-type"))
+            check_json_body(raw, _headers(event).get("content-type"))
 
     def _refuse(
         self, error: InsuranceAgentError, event: dict[str, Any], request_id: str, context: Any
     ) -> dict[str, Any]:
         """Answer, and audit, a request refused before it reached the function's app."""
-        headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
         ctx = refusal_context(
             CallContext(
                 request_id=request_id,
@@ -116,7 +114,7 @@ class FunctionEntry:
                 channel="http",
                 principal=refused_principal(jwt_context(event)),
             ),
-            headers,
+            _headers(event),
         )
         http = (event.get("requestContext") or {}).get("http") or {}
         payload = {"method": http.get("method"), "path": event.get("rawPath")}
@@ -132,6 +130,12 @@ class FunctionEntry:
             "body": json.dumps(error.body(request_id)),
             "isBase64Encoded": False,
         }
+
+
+def _headers(event: dict[str, Any]) -> dict[str, Any]:
+    """An HTTP API event's headers by lower-case name (API Gateway lower-cases them; a hand-made
+    event may not)."""
+    return {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
 
 
 def lambda_handler(operation: Operation) -> LambdaHandler:

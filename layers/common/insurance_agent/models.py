@@ -24,7 +24,9 @@ from pydantic import (
 
 PolicyNumber = Annotated[str, StringConstraints(pattern=r"^POL-[0-9]{5,10}$")]
 ClaimId = Annotated[str, StringConstraints(pattern=r"^CLM-[0-9A-Z]{6,26}$")]
-CustomerId = Annotated[str, StringConstraints(pattern=r"^cust-[0-9]{1,12}$")]
+# Shared with principal.py, which checks a token's customer_id claim against the same rule.
+CUSTOMER_ID_PATTERN = r"^cust-[0-9]{1,12}$"
+CustomerId = Annotated[str, StringConstraints(pattern=CUSTOMER_ID_PATTERN)]
 ConversationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,127}$")]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from insurance_agent.errors import Forbidden, Unauthorized
+from insurance_agent.models import CUSTOMER_ID_PATTERN
 
 AGENT_SCOPE = "insurance/agent"
-# The CustomerId pattern of models.py: a claim is checked like any id at the edge.
-_CUSTOMER_ID = re.compile(r"^cust-[0-9]{1,12}$")
+# A claim is checked like any id at the edge: the CustomerId rule of models.py.
+_CUSTOMER_ID = re.compile(CUSTOMER_ID_PATTERN)
 # Subjects go into the audit's principal column: printable, bounded, no separators to spoof.
 _SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@|+-]{0,127}$")
 
