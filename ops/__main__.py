@@ -45,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument(
         "--checkpoint",
         type=Path,
-        help="with --all: compare with the chain heads saved here by the last good run (rows cut "
-        "from a chain's end, whole chains deleted), then save the new heads if all is well; keep "
-        "it where the database's administrators cannot rewrite it",
+        help="with --all: compare with the chain heads and known breaks saved here by the last "
+        "run (rows cut from a chain's end, whole chains deleted), fail only on breaks not known "
+        "yet, then save each chain's head and the breaks found; keep it where the database's "
+        "administrators cannot rewrite it",
     )
     check.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     purge = sub.add_parser(
@@ -78,20 +79,23 @@ def _verify(url: str, conversation_id: str | None, checkpoint: Path | None) -> i
     try:
         report = verify.verify(url, conversation_id=conversation_id, checkpoint=earlier)
     except psycopg.errors.UndefinedColumn:
-        print("the audit table has no hash chain yet: apply the migrations (make migrate)")
+        print("the audit table's hash chain is missing or old: apply the migrations (make migrate)")
         return 2
     for line in verify.as_lines(report):
         print(line)
+    if checkpoint and earlier is not None:
+        # Saved whatever the verdict: intact chains' heads advance, new breaks join the known
+        # ones (each with when it was first seen), a broken chain keeps the head it had.
+        verify.save_checkpoint(checkpoint, verify.updated(earlier, report))
+        print(
+            f"checkpoint: {len(report.heads)} chain head(s), "
+            f"{len(earlier.breaks) + len(report.breaks)} known break(s) saved to {checkpoint}"
+        )
     if conversation_id is not None and report.rows == 0:
         # Nothing to verify is not a pass: the whole conversation may have been deleted.
         print(f"NOT FOUND: no audit rows for conversation {conversation_id}")
         return 1
-    if not report.ok:
-        return 1  # the checkpoint is left as it was: it is the evidence
-    if checkpoint:
-        verify.save_checkpoint(checkpoint, report.heads)
-        print(f"checkpoint: {len(report.heads)} chain head(s) saved to {checkpoint}")
-    return 0
+    return 0 if report.ok else 1
 
 
 def _dev_database_url() -> str:

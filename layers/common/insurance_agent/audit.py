@@ -1,29 +1,40 @@
 """The audit writer: ``agent_interactions`` rows in PostgreSQL, append-only.
 
 Ids are UUIDv7 made here (time-ordered, so the primary key index stays append-mostly) rather
-than a sequence, because ``nextval`` pins an RDS Proxy connection.
+than a sequence, because ``nextval`` pins an RDS Proxy connection. The database sets the row's
+time, chain and hash (migration 0005's trigger); the writer's clock is not evidence.
+
+A conversation belongs to one customer: the trigger refuses (SQLSTATE ``IA403``) a row naming
+another customer than the conversation's. The writer then records the refusal outside that
+conversation (no conversation id, so in the day's unattributed chain, under the customer that
+asked) and raises ``ConversationNotYours``, already audited.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from psycopg.types.json import Jsonb
 from uuid6 import uuid7
 
 from insurance_agent.database import Database
-from insurance_agent.models import utc_now
+from insurance_agent.errors import ConversationNotYours
 from insurance_agent.ports import AuditEntry
+from insurance_agent.redaction import redact
+
+# Raised by agent_interactions_link() (migration 0005) for a row of another customer.
+CONVERSATION_NOT_YOURS = "IA403"
 
 INSERT_SQL = """
 INSERT INTO agent_interactions (
-    id, created_at, conversation_id, customer_id, intent, outcome, error_code,
+    id, conversation_id, customer_id, intent, outcome, error_code,
     payload, result, request_id, function_name, channel, principal,
     idempotency_key, duration_ms, intent_id
 ) VALUES (
-    %(id)s, %(created_at)s, %(conversation_id)s, %(customer_id)s, %(intent)s, %(outcome)s,
+    %(id)s, %(conversation_id)s, %(customer_id)s, %(intent)s, %(outcome)s,
     %(error_code)s, %(payload)s, %(result)s, %(request_id)s, %(function_name)s, %(channel)s,
     %(principal)s, %(idempotency_key)s, %(duration_ms)s, %(intent_id)s
 )
@@ -42,10 +53,9 @@ def storable(value: Any) -> Any:
     return value
 
 
-def row_values(entry: AuditEntry, *, row_id: UUID, created_at: datetime) -> dict[str, Any]:
+def row_values(entry: AuditEntry, *, row_id: UUID) -> dict[str, Any]:
     return {
         "id": row_id,
-        "created_at": created_at,
         "conversation_id": entry.conversation_id,
         "customer_id": entry.customer_id,
         "intent": entry.intent,
@@ -63,14 +73,45 @@ def row_values(entry: AuditEntry, *, row_id: UUID, created_at: datetime) -> dict
     }
 
 
+def new_row_id() -> UUID:
+    return UUID(bytes=uuid7().bytes)
+
+
+def refusal_entry(entry: AuditEntry, refusal: ConversationNotYours) -> AuditEntry:
+    """The row of a request refused for writing into another customer's conversation: kept out
+    of that conversation, naming it in the answer's details."""
+    return replace(
+        entry,
+        conversation_id=None,
+        outcome=refusal.outcome,
+        error_code=refusal.code,
+        result=redact(refusal.body(entry.request_id)),
+        duration_ms=None,
+    )
+
+
 class PostgresAuditStore:
-    """Implements ``ports.AuditStore``; raises ``AuditUnavailable`` when it cannot write."""
+    """Implements ``ports.AuditStore``; raises ``AuditUnavailable`` when it cannot write, and
+    ``ConversationNotYours`` (with its own row written) for another customer's conversation."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
 
     def record(self, entry: AuditEntry) -> UUID:
-        row_id = UUID(bytes=uuid7().bytes)
+        row_id = new_row_id()
         with self._database.connection() as conn:
-            conn.execute(INSERT_SQL, row_values(entry, row_id=row_id, created_at=utc_now()))
+            try:
+                conn.execute(INSERT_SQL, row_values(entry, row_id=row_id))
+            except psycopg.Error as exc:
+                if exc.sqlstate != CONVERSATION_NOT_YOURS:
+                    raise
+                refusal = ConversationNotYours(
+                    "this conversation belongs to another customer; start a new conversation",
+                    details={"conversation_id": entry.conversation_id},
+                )
+                conn.execute(
+                    INSERT_SQL, row_values(refusal_entry(entry, refusal), row_id=new_row_id())
+                )
+                refusal.audited = True
+                raise refusal from None
         return row_id
