@@ -4,7 +4,8 @@
     python -m ops history --customer cust-7788 [--json]
     python -m ops verify (--conversation conv-001 | --all [--checkpoint FILE])
                                             exit 1 on a broken chain
-    python -m ops purge-idempotency         delete expired idempotency records
+    python -m ops purge-idempotency         delete expired idempotency records (schedule it)
+    python -m ops erase --customer cust-7788 erase a customer's personal data (their keys)
 
 Reads DATABASE_URL (or --database-url).
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 import psycopg
 
 from ops import verify
+from ops.erase import erase_customer
 from ops.idempotency import purge_expired
 from ops.trail import as_json_lines, as_text, fetch
 
@@ -55,12 +57,24 @@ def main(argv: list[str] | None = None) -> int:
         "purge-idempotency", help="delete expired idempotency records (safe while serving)"
     )
     purge.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    erase = sub.add_parser(
+        "erase", help="erase a customer's personal data: destroy their data keys (for good)"
+    )
+    erase.add_argument("--customer", required=True)
+    erase.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     args = parser.parse_args(argv)
     if args.command == "verify" and args.checkpoint and not args.all:
         parser.error("--checkpoint goes with --all")
     url = args.database_url or _dev_database_url()
     if args.command == "verify":
         return _verify(url, args.conversation, args.checkpoint)
+    if args.command == "erase":
+        done = erase_customer(url, args.customer)
+        print(
+            f"erased {done.keys} key(s) of customer {args.customer}; "
+            f"{done.idempotency_records} idempotency record(s) deleted"
+        )
+        return 0
     if args.command == "purge-idempotency":
         print(f"purged {purge_expired(url)} expired idempotency record(s)")
         return 0

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+from insurance_agent.personal_data import open_rows, wrapper_from_environment
 from psycopg.rows import dict_row
 
 COLUMNS = (
@@ -34,7 +35,9 @@ def fetch(
         "ORDER BY created_at, id LIMIT %s"
     )
     with psycopg.connect(database_url, row_factory=dict_row, prepare_threshold=None) as conn:
-        return conn.execute(sql, (value, limit)).fetchall()
+        rows = conn.execute(sql, (value, limit)).fetchall()
+        # Personal fields are sealed per customer; an erased customer's read "[erased]".
+        return open_rows(conn, rows, wrapper_from_environment())
 
 
 def _plain(value: Any) -> Any:

@@ -73,6 +73,11 @@ class Settings(BaseModel):
     # -- idempotent claim creation: how long a key's first answer is replayed --------------
     idempotency_ttl_s: int = Field(default=3600, gt=0)
 
+    # -- personal fields at rest (personal_data.py): how customers' data keys are wrapped ---
+    # AWS: a KMS key (id, ARN or alias); development: 32 bytes, base64; neither: unwrapped.
+    audit_kms_key_id: str | None = None
+    audit_wrapping_key: SecretStr | None = None
+
     @model_validator(mode="after")
     def _one_way_to_each_dependency(self) -> Settings:
         if self.db_iam_auth:
