@@ -301,9 +301,11 @@ def read_keys(
     found: dict[str, bytes | None] = dict.fromkeys(wanted)
     if not wanted:
         return found
-    for key_id, customer_id, wrapped, wrapping in conn.execute(
-        KEYS_BY_ID_SQL, ([UUID(k) for k in wanted],)
-    ):
+    from psycopg.rows import tuple_row
+
+    with conn.cursor(row_factory=tuple_row) as cursor:  # whatever rows ``conn`` makes
+        rows = cursor.execute(KEYS_BY_ID_SQL, ([UUID(k) for k in wanted],)).fetchall()
+    for key_id, customer_id, wrapped, wrapping in rows:
         if wrapped is None:
             continue
         if wrapping != wrapper.name:
