@@ -236,11 +236,37 @@ def test_a_request_for_another_customer_cannot_write_into_a_conversation(
     denied = [
         r
         for r in audit_rows(customer_id="cust-9001", error_code="CONVERSATION_NOT_YOURS")
-        if r["result"]["error"]["details"].get("conversation_id") == conversation_id
+        if r["payload"].get("conversation_id") == conversation_id
     ]
     assert sorted(r["intent"] for r in denied) == ["claim_create", "policy_lookup"]
-    assert all(r["outcome"] == "denied" and r["conversation_id"] is None for r in denied)
+    assert all(r["outcome"] == "denied" for r in denied)
+    assert all(r["conversation_id"] is None for r in denied)
     assert all(r["principal"] for r in denied)  # who asked
+
+
+def test_a_request_refused_anyway_in_another_customers_conversation_keeps_its_own_answer(
+    handlers, fresh_reference, conversation_id, audit_rows
+):
+    assert lookup(handlers["PolicyLookupFunction"], "POL-10001", headers_for(conversation_id))
+    intruder = headers_for(conversation_id, customer_id="cust-9001")
+
+    unknown = lookup(handlers["PolicyLookupFunction"], "POL-99999", intruder)
+    malformed = post(
+        handlers["ClaimCreateFunction"],
+        "ClaimCreateFunction",
+        {"policy_number": "POL-20001"},
+        intruder | {"Idempotency-Key": f"idem-{uuid.uuid4().hex}"},
+    )
+
+    assert (unknown.status, unknown.body["error"]["code"]) == (404, "POLICY_NOT_FOUND")
+    assert (malformed.status, malformed.body["error"]["code"]) == (422, "VALIDATION_FAILED")
+    assert [r["customer_id"] for r in audit_rows(conversation_id)] == ["cust-7788"]
+    elsewhere = [
+        r
+        for r in audit_rows(customer_id="cust-9001")
+        if r["payload"].get("conversation_id") == conversation_id
+    ]
+    assert sorted(r["error_code"] for r in elsewhere) == ["POLICY_NOT_FOUND", "VALIDATION_FAILED"]
 
 
 # -- 5. a held chain lock ----------------------------------------------------------------------

@@ -8,9 +8,11 @@ Personal fields (``personal_data.PERSONAL_FIELDS``) are sealed under the row's c
 key before they are written, so erasing the customer's key erases them (migration 0006).
 
 A conversation belongs to one customer: the trigger refuses (SQLSTATE ``IA403``) a row naming
-another customer than the conversation's. The writer then records the refusal outside that
+another customer than the conversation's. The writer then records the request outside that
 conversation (no conversation id, so in the day's unattributed chain, under the customer that
-asked) and raises ``ConversationNotYours``, already audited.
+asked, the conversation it named in the payload) and raises ``ConversationNotYours``, already
+audited; a row that records a refusal anyway (an error or a denial) is filed the same way and
+the caller gets its own error.
 """
 
 from __future__ import annotations
@@ -87,12 +89,20 @@ def new_row_id() -> UUID:
     return UUID(bytes=uuid7().bytes)
 
 
-def refusal_entry(entry: AuditEntry, refusal: ConversationNotYours) -> AuditEntry:
-    """The row of a request refused for writing into another customer's conversation: kept out
-    of that conversation, naming it in the answer's details."""
+def outside_conversation(entry: AuditEntry) -> AuditEntry:
+    """``entry`` kept out of the conversation it named (which is another customer's): no
+    conversation id, so in the day's unattributed chain; the id it tried stays in the payload."""
     return replace(
         entry,
         conversation_id=None,
+        payload=entry.payload | {"conversation_id": entry.conversation_id},
+    )
+
+
+def refusal_entry(entry: AuditEntry, refusal: ConversationNotYours) -> AuditEntry:
+    """The row of a request refused for writing into another customer's conversation."""
+    return replace(
+        outside_conversation(entry),
         outcome=refusal.outcome,
         error_code=refusal.code,
         result=redact(refusal.body(entry.request_id)),
@@ -115,6 +125,11 @@ class PostgresAuditStore:
             except psycopg.Error as exc:
                 if exc.sqlstate != CONVERSATION_NOT_YOURS:
                     raise
+                if entry.outcome in ("error", "denied"):
+                    # Refused anyway (bad input, unknown policy...): recorded, just not in a
+                    # trail that is not the caller's, and the caller gets its own error.
+                    self._insert(conn, outside_conversation(entry), row_id)
+                    return row_id
                 refusal = ConversationNotYours(
                     "this conversation belongs to another customer; start a new conversation",
                     details={"conversation_id": entry.conversation_id},
