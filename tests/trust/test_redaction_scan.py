@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from insurance_agent.personal_data import open_rows, wrapper_from_environment
 from psycopg.rows import dict_row
 
 from tests.trust.suite_logs import CAPTURED
@@ -32,14 +33,20 @@ def _seeded_customers(database_url: str) -> list[dict[str, str]]:
 
 
 def _audit_text(database_url: str, conversation_id: str | None = None) -> str:
-    sql = "SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM agent_interactions t"
-    params: tuple[str, ...] = ()
+    where, params = "", tuple[str, ...]()
     if conversation_id is not None:
-        sql += " WHERE conversation_id = %s"
-        params = (conversation_id,)
+        where, params = " WHERE conversation_id = %s", (conversation_id,)
+    sql = "SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM agent_interactions t" + where
+    opened_sql = "SELECT payload, result FROM agent_interactions" + where
     with psycopg.connect(database_url) as conn:
         row = conn.execute(sql, params).fetchone()
-    return str(row[0]) if row else ""
+        # Sealed personal fields (docs/audit.md) are scanned as they read once opened too:
+        # redaction happens before sealing, so the key must not unlock a secret either.
+        with conn.cursor(row_factory=dict_row) as cursor:
+            rows = cursor.execute(opened_sql, params).fetchall()
+        opened = open_rows(conn, rows, wrapper_from_environment())
+    stored = str(row[0]) if row else ""
+    return stored + "\n" + "\n".join(json.dumps(r, ensure_ascii=False) for r in opened)
 
 
 @pytest.mark.after_all
