@@ -25,6 +25,7 @@ from insurance_agent.personal_data import (
     open_personal,
     read_keys,
     sealed_key_ids,
+    unwrap_with,
     wrapper_for,
 )
 from moto import mock_aws
@@ -277,3 +278,11 @@ def test_the_wrapping_is_chosen_by_setting():
     assert wrapper_for(None, None).name == "none"
     with pytest.raises(ConfigurationError, match="32 bytes"):
         wrapper_for(None, base64.b64encode(b"short").decode())
+
+
+def test_a_key_stored_unwrapped_opens_under_any_wrapping_others_need_their_own():
+    local = LocalWrapping(os.urandom(32))
+    raw = os.urandom(32)
+    assert unwrap_with(local, "none", raw, "cust-7788") == raw  # made before a key was set
+    with pytest.raises(ConfigurationError, match="wrapped with 'kms'"):
+        unwrap_with(local, "kms", b"blob", "cust-7788")

@@ -177,6 +177,18 @@ class KmsWrapping:
         return bytes(opened["Plaintext"])
 
 
+def unwrap_with(wrapper: KeyWrapper, wrapping: str, wrapped: bytes, customer_id: str) -> bytes:
+    """Unwrap a stored key: one stored unwrapped (made before a wrapping key was configured)
+    opens anywhere; any other needs the wrapping it was made with."""
+    if wrapping == NoWrapping.name:
+        return NoWrapping().unwrap(wrapped, customer_id)
+    if wrapping != wrapper.name:
+        raise ConfigurationError(
+            f"customer keys are wrapped with {wrapping!r}; this process has {wrapper.name!r}"
+        )
+    return wrapper.unwrap(wrapped, customer_id)
+
+
 def wrapper_for(
     kms_key_id: str | None, wrapping_key: str | None, region: str = "us-east-1"
 ) -> KeyWrapper:
@@ -308,11 +320,7 @@ def read_keys(
     for key_id, customer_id, wrapped, wrapping in rows:
         if wrapped is None:
             continue
-        if wrapping != wrapper.name:
-            raise ConfigurationError(
-                f"customer keys are wrapped with {wrapping!r}; this reader has {wrapper.name!r}"
-            )
-        found[str(key_id)] = wrapper.unwrap(wrapped, customer_id)
+        found[str(key_id)] = unwrap_with(wrapper, wrapping, wrapped, customer_id)
     return found
 
 
@@ -363,12 +371,7 @@ class CustomerKeys:
             row = conn.execute(LIVE_KEY_SQL, (customer_id,)).fetchone()
             if row is not None:
                 key_id, wrapped, wrapping = row
-                if wrapping != self.wrapper.name:
-                    raise ConfigurationError(
-                        f"customer keys are wrapped with {wrapping!r}; this container has "
-                        f"{self.wrapper.name!r}"
-                    )
-                return DataKey(key_id, self.wrapper.unwrap(wrapped, customer_id))
+                return DataKey(key_id, unwrap_with(self.wrapper, wrapping, wrapped, customer_id))
             plain, wrapped = self.wrapper.new_key(customer_id)
             key_id = UUID(bytes=uuid7().bytes)
             made = conn.execute(
