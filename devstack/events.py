@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+
+@dataclass(frozen=True)
+class ClientContext:
+    """``context.client_context`` as the Python runtime builds it from the invoker's
+    ClientContext (base64 JSON with "custom", "env" and "client")."""
+
+    custom: dict[str, Any] | None = None
+    env: dict[str, Any] | None = None
+    client: Any = None
+
+    @classmethod
+    def from_header(cls, value: str | None) -> ClientContext | None:
+        """From the ``X-Amz-Client-Context`` an invoker sends (base64 JSON), or None."""
+        if not value:
+            return None
+        decoded = json.loads(base64.b64decode(value))
+        return cls(decoded.get("custom"), decoded.get("env"), decoded.get("client"))
 
 
 @dataclass
@@ -21,6 +40,10 @@ class LambdaContext:
     function_version: str = "$LATEST"
     log_group_name: str = "/aws/lambda/local"
     log_stream_name: str = "local"
+    # What the invoker put in its ClientContext: AgentCore Gateway's tool name and ids, or the
+    # state machine's door; None for API Gateway and plain invocations.
+    client_context: ClientContext | None = None
+    identity: Any = None
     _started: float = field(default_factory=time.monotonic)
 
     @property

@@ -92,7 +92,8 @@ def request_id_of(request: Request) -> str:
 
 async def authenticated(request: Request) -> Principal:
     """The caller the gateway verified, never a header the caller set: 401/403 otherwise."""
-    principal = principal_from_jwt(jwt_context(_event(request)))
+    names = request.app.state.runtime.settings.claim_names
+    principal = principal_from_jwt(jwt_context(_event(request)), names)
     request.state.principal = principal
     return principal
 
@@ -166,7 +167,8 @@ def _edge_context(request: Request) -> CallContext:
     """The context of a request refused before its operation ran: whatever ids were valid."""
     principal = getattr(request.state, "principal", None)
     if principal is None:
-        principal = refused_principal(jwt_context(_event(request)))
+        names = request.app.state.runtime.settings.claim_names
+        principal = refused_principal(jwt_context(_event(request)), names)
     return refusal_context(
         CallContext(
             request_id=request_id_of(request),
