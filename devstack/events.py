@@ -123,3 +123,61 @@ def response_body(response: dict[str, Any]) -> bytes:
     if response.get("isBase64Encoded"):
         return base64.b64decode(body)
     return body.encode() if isinstance(body, str) else bytes(body)
+
+
+def agentcore_context(
+    function_name: str,
+    tool: str,
+    *,
+    gateway_id: str = "local-gateway",
+    mcp_message_id: str | int = 1,
+    timeout_s: float = 10.0,
+) -> LambdaContext:
+    """The context AgentCore Gateway gives a Lambda target for ``tool`` (``<target>___<tool>``):
+    its ids in ``client_context.custom`` (AgentCore developer guide, "Add a Lambda target")."""
+    request_id = str(uuid.uuid4())
+    target = tool.partition("___")[0]
+    return LambdaContext(
+        function_name=function_name,
+        timeout_s=timeout_s,
+        client_context=ClientContext(
+            custom={
+                "bedrockAgentCoreMessageVersion": "1.0",
+                "bedrockAgentCoreAwsRequestId": request_id,
+                "bedrockAgentCoreMcpMessageId": str(mcp_message_id),
+                "bedrockAgentCoreGatewayId": gateway_id,
+                "bedrockAgentCoreTargetId": f"{target}-target",
+                "bedrockAgentCoreToolName": tool,
+            }
+        ),
+    )
+
+
+def interceptor_request_event(body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    """What Gateway sends a REQUEST interceptor configured with passRequestHeaders (AgentCore
+    developer guide, "Types of interceptors")."""
+    return {
+        "interceptorInputVersion": "1.0",
+        "mcp": {
+            "rawGatewayRequest": {"body": json.dumps(body)},
+            "gatewayRequest": {
+                "path": "/mcp",
+                "httpMethod": "POST",
+                "headers": headers,
+                "body": body,
+            },
+        },
+    }
+
+
+def interceptor_response_event(
+    request_body: dict[str, Any], response_body: dict[str, Any], status: int = 200
+) -> dict[str, Any]:
+    """What Gateway sends a RESPONSE interceptor: the request and the response it would give."""
+    return {
+        "interceptorInputVersion": "1.0",
+        "mcp": {
+            "gatewayRequest": {"path": "/mcp", "httpMethod": "POST", "body": request_body},
+            "gatewayResponse": {"statusCode": status, "body": response_body},
+        },
+    }

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from insurance_agent.context import CallContext, refusal_context
+from insurance_agent.doors.base import envelope_text
 from insurance_agent.errors import (
     AuditUnavailable,
     InsuranceAgentError,
@@ -85,7 +86,11 @@ def request_id_of(request: Request) -> str:
         return str(cached)
     rc = _event(request).get("requestContext") or {}
     context = request.scope.get("aws.context")
-    request_id = rc.get("requestId") or getattr(context, "aws_request_id", None) or "unknown"
+    request_id = (
+        envelope_text(rc.get("requestId"))
+        or envelope_text(getattr(context, "aws_request_id", None))
+        or "unknown"
+    )
     request.state.request_id = request_id
     return str(request_id)
 
