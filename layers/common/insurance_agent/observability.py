@@ -58,7 +58,11 @@ def count_server_error(status: int, function_name: str) -> None:
     if status < 500:
         return
     with single_metric(
-        name="ServerErrors", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
+        name="ServerErrors",
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=metrics.namespace,
+        default_dimensions={"service": logger.service},
     ) as metric:
         metric.add_dimension(name="function_name", value=function_name)
 
