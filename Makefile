@@ -75,17 +75,14 @@ verify: env
 load: env
 	$(RUN) python -m devstack.load
 
-# AWS tools live in environments of their own, listed in tools/aws-tools.txt.
+# AWS tools live in environments of their own, installed from hash-locked requirements
+# (tools/aws-tools/*.txt) by tools/aws-tools.sh, which prints its progress.
 AWS_TOOLS := .local/aws-tools
 SAM := $(AWS_TOOLS)/sam/bin/sam
 CHECKOV := $(AWS_TOOLS)/checkov/bin/checkov
 
-$(AWS_TOOLS)/.installed: tools/aws-tools.txt | $(UV)
-	@while IFS=: read -r name pkgs; do \
-	  [[ -z "$$name" || "$$name" == \#* ]] && continue; \
-	  $(UV) venv -q --allow-existing --python 3.12 $(AWS_TOOLS)/$$name && \
-	  $(UV) pip install -q --python $(AWS_TOOLS)/$$name/bin/python $$pkgs || exit 1; \
-	done < tools/aws-tools.txt
+$(AWS_TOOLS)/.installed: tools/aws-tools.sh $(wildcard tools/aws-tools/*.txt) | $(UV)
+	@tools/aws-tools.sh $(UV) $(AWS_TOOLS)
 	@touch $@
 
 aws-tools: $(AWS_TOOLS)/.installed

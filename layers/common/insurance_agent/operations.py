@@ -34,6 +34,7 @@ from insurance_agent.models import (
     PolicyLookupRequest,
     utc_now,
 )
+from insurance_agent.observability import count_server_error
 from insurance_agent.ports import AuditEntry, AuditStore, Idempotency, InsuranceApi
 from insurance_agent.redaction import redact
 
@@ -147,6 +148,7 @@ def run_audited[R: BaseModel](
         return result
 
     error.audited = True
+    count_server_error(error.status, ctx.function_name)
     if isinstance(error, AuditUnavailable) and trail.intent_id is None:
         raise error from cause  # the database is what failed: nowhere to write the refusal
     try:
@@ -164,6 +166,8 @@ def run_audited[R: BaseModel](
         )
     except AuditUnavailable as audit_error:
         audit_error.audited = True
+        if error.status < 500:  # the answer becomes a 503 after all
+            count_server_error(audit_error.status, ctx.function_name)
         raise audit_error from error
     raise error from cause
 
