@@ -7,6 +7,7 @@ a discovered PostgreSQL, migrated; the reference insurance service on a loopback
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import socket
@@ -118,6 +119,7 @@ class Stack:
     postgres: FoundPostgres
     database_url: str
     reference: ReferenceService
+    mcp_caller_key: str = dataclasses.field(default_factory=lambda: secrets.token_urlsafe(32))
 
     def function_env(self) -> dict[str, str]:
         """What the functions read, pointed at this stack (the dev key, not Secrets Manager)."""
@@ -127,6 +129,8 @@ class Stack:
             "DB_IAM_AUTH": "false",
             "FASTAPI_INSURANCE_BASE_URL": self.reference.url,
             "FASTAPI_INSURANCE_API_KEY": self.reference.api_key,
+            # Signs MCP caller assertions (interceptor -> tool functions); new every run.
+            "MCP_CALLER_KEY": self.mcp_caller_key,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_DEV": "false",

@@ -73,6 +73,13 @@ class UnsupportedMediaType(ValidationFailed):
     code = "UNSUPPORTED_MEDIA_TYPE"
 
 
+class UnsupportedEventSource(ValidationFailed):
+    """An AWS service this function is not served through (an ALB, a REST API, a queue)."""
+
+    status = 400
+    code = "UNSUPPORTED_EVENT_SOURCE"
+
+
 class Unauthorized(InsuranceAgentError):
     status = 401
     code = "UNAUTHORIZED"

@@ -72,6 +72,8 @@ def entry_for(
     duration_ms: float | None = None,
     intent_id: UUID | None = None,
 ) -> AuditEntry:
+    if ctx.gateway:
+        payload = payload | {"gateway": dict(ctx.gateway)}
     return AuditEntry(
         intent=intent,
         outcome=outcome,
