@@ -39,7 +39,7 @@ import queue
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,7 +51,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 
-from devstack.events import LambdaContext
+from devstack.events import ClientContext, LambdaContext
 from devstack.jwt_authorizer import UNAUTHORIZED_BODY, JwtAuthorizer, TokenRejected
 from devstack.mcp_tool_schema import TOOL_NAME_SEPARATOR, TOOLS, committed_tools
 from devstack.template import FunctionSpec
@@ -73,23 +73,7 @@ LOOPBACK_SECURITY = TransportSecuritySettings(
 )
 
 
-# -- what a Lambda target's context carries --------------------------------------------------
-
-
-@dataclass
-class ClientContext:
-    """The Python runtime's ``context.client_context``: what the invoker set in ClientContext."""
-
-    custom: dict[str, str] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)
-    client: Any = None
-
-
-@dataclass
-class GatewayLambdaContext(LambdaContext):
-    """A Lambda context as Gateway's invocation of a target produces it."""
-
-    client_context: ClientContext | None = None
+# -- ids ------------------------------------------------------------------------------------
 
 
 def gateway_id(name: str = "insurance-agent-local") -> str:
@@ -128,8 +112,8 @@ class Function:
         answer = await asyncio.wrap_future(future)
         return json.loads(json.dumps(answer))
 
-    def context(self, **extra: Any) -> GatewayLambdaContext:
-        return GatewayLambdaContext(
+    def context(self, **extra: Any) -> LambdaContext:
+        return LambdaContext(
             function_name=self.spec.logical_id,
             timeout_s=self.spec.timeout_s,
             memory_limit_in_mb=self.spec.memory_mb,
@@ -478,14 +462,6 @@ def gateway_for(
         for intent, tool in TOOLS.items()
     ]
     return McpGateway(targets, interceptor=function(INTERCEPTOR_FUNCTION), authorizer=authorizer)
-
-
-def with_caller_key(env: dict[str, str]) -> dict[str, str]:
-    """The functions' environment with a signing key for caller assertions (the interceptor
-    signs, the tool functions verify), made for this run unless one is set."""
-    import secrets
-
-    return {"MCP_CALLER_KEY": secrets.token_urlsafe(32)} | env
 
 
 def client_config(url: str, token_command: str) -> str:

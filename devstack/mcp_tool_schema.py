@@ -14,8 +14,11 @@ What AgentCore accepts shapes everything here. Its ``SchemaDefinition`` has five
   ``required``; an amount's ``anyOf [decimal string, number]`` becomes the string;
 - the constraints the five keys cannot carry (pattern, enum, length, date format) are written
   into the field's description, generated from the model, after a sentence written for a model;
-- an answer's fields are all required except the nullable ones, which the MCP door leaves out
-  when they are null (a schema with no ``null`` type cannot accept one).
+- an answer's fields are all required, except the ones that may be null: no AgentCore type
+  admits null, so those are left out of ``properties`` (an unlisted property takes any value,
+  null included) and named in the object's description instead. The answer is then the same
+  JSON every door gives, and an MCP client that checks ``structuredContent`` against the
+  ``outputSchema`` accepts it.
 
 The published inputSchema is the direct task's fields (the caller fields plus the request's),
 never ``caller_assertion``: only the interceptor writes that.
@@ -56,8 +59,14 @@ class McpTool:
 
     intent: str
     target: str
-    tool: str
     description: str
+
+    @property
+    def tool(self) -> str:
+        """The tool's name, as the catalog gives it (the function's MCP door checks it)."""
+        from insurance_agent.catalog import OPERATIONS
+
+        return OPERATIONS[self.intent].tool
 
     @property
     def gateway_name(self) -> str:
@@ -75,7 +84,6 @@ TOOLS: dict[str, McpTool] = {
         McpTool(
             intent="policy_lookup",
             target="policy-lookup",
-            tool="lookup_policy",
             description=(
                 "Look up one insurance policy by its number and read its status (active, "
                 "lapsed, cancelled, expired), cover period, coverages (each peril with its "
@@ -89,7 +97,6 @@ TOOLS: dict[str, McpTool] = {
         McpTool(
             intent="claim_create",
             target="claim-create",
-            tool="file_claim",
             description=(
                 "File a first notice of loss: open a new claim on the customer's policy for "
                 "one loss (date, type, what happened, the amount claimed). Call it once the "
@@ -105,7 +112,6 @@ TOOLS: dict[str, McpTool] = {
         McpTool(
             intent="claim_summary",
             target="claim-summary",
-            tool="get_claim_summary",
             description=(
                 "Summarise a policy's claims position: coverage limit, deductible, paid and "
                 "reserved to date, remaining limit, the open claims, and (given a claim_id) "
@@ -152,7 +158,10 @@ FIELD_NOTES: dict[str, str] = {
     "product_line": "The kind of insurance (e.g. auto, home).",
     "effective_date": "First day of cover, an ISO 8601 date.",
     "expiration_date": "Last day of cover, an ISO 8601 date.",
-    "terminated_on": "The day cover ended early (lapse or cancellation); absent while it runs.",
+    "terminated_on": (
+        "The day cover ended early (lapse or cancellation), an ISO 8601 date; null while cover "
+        "runs."
+    ),
     "coverages": "What the policy covers, one entry per peril.",
     "peril": "The peril covered, as loss_type names it when filing.",
     "limit": "The most the policy pays for this peril, in the policy's currency.",
@@ -168,7 +177,11 @@ FIELD_NOTES: dict[str, str] = {
     "reserved_to_date": "Reserved across the open claims, in the policy's currency.",
     "remaining_limit": "The aggregate limit less paid and reserved, in the policy's currency.",
     "open_claims": "The policy's claims still open (submitted, under review or approved).",
-    "claim": "The assessment of the claim named by claim_id; absent when none was named.",
+    "claim": (
+        "The assessment of the claim named by claim_id (claim_id, status, amount_claimed, "
+        "deductible and estimated_payable, amounts as decimal strings); null when no claim_id "
+        "was given."
+    ),
     "estimated_payable": (
         "What the claim may pay: the amount claimed less the deductible, within the "
         "remaining limit, in the policy's currency."
@@ -266,15 +279,24 @@ def _agentcore(
         properties: dict[str, Any] = {}
         required: list[str] = []
         declared = set(node.get("required", []))
+        unlisted: list[str] = []
         for name, child in node["properties"].items():
             if name in RESERVED_ARGUMENTS:
                 continue
             _, nullable = _flatten(child, defs)
+            if mode == "serialization" and nullable:
+                # An answer's field that may be null: no AgentCore type admits null, so it is
+                # named in the object's description (an unlisted property takes any value).
+                note_text = notes.get(name, "may be null.")
+                unlisted.append(f"Also carries {name}: {note_text[0].lower()}{note_text[1:]}")
+                continue
             properties[name] = _agentcore(child, defs, mode=mode, note=notes.get(name), notes=notes)
-            # A request needs what the model requires; an answer always carries every field,
-            # a null one left out (see the module docstring).
-            if (name in declared) if mode == "validation" else not nullable:
+            # A request needs what the model requires; an answer always carries every field.
+            if name in declared or mode == "serialization":
                 required.append(name)
+        if unlisted:
+            also = " ".join(unlisted)
+            out["description"] = f"{out['description']} {also}" if "description" in out else also
         out["properties"] = properties
         if required:
             out["required"] = required

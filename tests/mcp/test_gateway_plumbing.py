@@ -12,10 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import httpx2
 import pytest
 from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from devstack.dev_identity import agent_identity
@@ -33,6 +31,7 @@ from devstack.mcp_tool_schema import TOOLS, committed_tools
 from devstack.stack import free_port
 from devstack.template import FunctionSpec
 from tests.conftest import session_identity
+from tests.mcp.conftest import mcp_session
 
 MODES = ["legacy", "2026-07-28", "auto"]
 
@@ -123,18 +122,7 @@ def token() -> str:
 
 
 async def session(url: str, mode: str, calls: Any, bearer: str | None = None) -> Any:
-    headers = {"Authorization": f"Bearer {bearer or token()}"}
-    try:
-        async with (
-            httpx2.AsyncClient(headers=headers) as http,
-            Client(streamable_http_client(url, http_client=http), mode=mode) as client,
-        ):
-            return await calls(client)
-    except BaseExceptionGroup as group:  # the transport's task groups wrap what the call raised
-        only: BaseException = group
-        while isinstance(only, BaseExceptionGroup) and len(only.exceptions) == 1:
-            only = only.exceptions[0]
-        raise only from None
+    return await mcp_session(url, bearer or token(), calls, mode)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -129,9 +129,18 @@ def test_a_reserved_field_on_a_model_is_left_out(monkeypatch):
 
 
 def test_output_schema_is_the_answer_model(intent, tool):
-    model = answer_model(intent)
+    schema = answer_model(intent).model_json_schema(mode="serialization")
+    nullable = {
+        name
+        for name, child in schema["properties"].items()
+        if {"type": "null"} in child.get("anyOf", [])
+    }
+    output = tool["outputSchema"]
 
-    assert set(tool["outputSchema"]["properties"]) == set(model.model_fields)
+    assert set(output["properties"]) == set(schema["properties"]) - nullable
+    assert output["required"] == list(output["properties"])
+    for name in nullable:  # no AgentCore type admits null: named in the description instead
+        assert f"Also carries {name}: " in output["description"]
 
 
 # -- AgentCore Gateway ------------------------------------------------------------------------
@@ -269,16 +278,18 @@ def policy_answer() -> Policy:
     )
 
 
-def test_an_answer_without_its_null_fields_fits_the_output_schema():
+def test_an_answer_with_its_null_fields_fits_the_output_schema():
     (tool,) = committed_tools(TOOLS["policy_lookup"].target)
     answer = policy_answer().model_dump(mode="json")
 
-    jsonschema.validate({k: v for k, v in answer.items() if v is not None}, tool["outputSchema"])
-    # A null cannot be published (AgentCore has no null type): the MCP door must leave null
-    # fields out of its answer, or an MCP client that checks structuredContent refuses it.
     assert answer["terminated_on"] is None
+    jsonschema.validate(answer, tool["outputSchema"])
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(answer, tool["outputSchema"])
+        jsonschema.validate(answer | {"status": 5}, tool["outputSchema"])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(
+            {k: v for k, v in answer.items() if k != "totals"}, tool["outputSchema"]
+        )
 
 
 def test_money_in_answers_is_a_two_decimal_string():
