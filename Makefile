@@ -118,6 +118,12 @@ clean:
 action-group-schemas: env
 	$(RUN) python -m devstack.action_group_schema
 
+# MCP tool definitions (schemas/mcp/<target>.tools.json), generated from the pydantic contract;
+# a test fails when they drift.
+.PHONY: mcp-schemas
+mcp-schemas: env
+	$(RUN) python -m devstack.mcp_tool_schema
+
 # The claim-intake state machine on moto against the local stack; prints each execution.
 .PHONY: workflow
 RUNS ?= 3

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 from devstack.events import LambdaContext, http_api_event, response_body
 from devstack.jwt_authorizer import UNAUTHORIZED_BODY, JwtAuthorizer, TokenRejected
@@ -55,11 +55,17 @@ def compile_path(path: str) -> re.Pattern[str]:
     return re.compile(regex)
 
 
+class Mount(Protocol):
+    def serve(self, request: BaseHTTPRequestHandler) -> None: ...
+
+
 class LocalApi:
     def __init__(
         self, bound: list[tuple[FunctionSpec, Handler]], *, authorizer: JwtAuthorizer
     ) -> None:
         self.authorizer = authorizer
+        # Paths served by something other than the routes (the MCP gateway at /mcp).
+        self.mounts: dict[str, Mount] = {}
         self.routes: list[BoundRoute] = []
         for spec, handler in bound:
             # One thread per function: one warm container, one invocation at a time.
@@ -70,6 +76,19 @@ class LocalApi:
                 self.routes.append(
                     BoundRoute(route, compile_path(route.path), spec, handler, container)
                 )
+
+    def mount(self, prefix: str, app: Mount) -> None:
+        self.mounts[prefix] = app
+
+    def mount_for(self, raw_path: str) -> Mount | None:
+        path = raw_path.partition("?")[0]
+        return next(
+            (app for p, app in self.mounts.items() if path == p or path.startswith(p + "/")), None
+        )
+
+    def containers(self) -> dict[str, ThreadPoolExecutor]:
+        """Each function's warm container, by logical id, for another door to share."""
+        return {bound.spec.logical_id: bound.container for bound in self.routes}
 
     def invoke(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes | None
@@ -126,6 +145,9 @@ class LocalApi:
             protocol_version = "HTTP/1.1"
 
             def _handle(self) -> None:
+                if (mounted := api.mount_for(self.path)) is not None:
+                    mounted.serve(self)
+                    return
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = dict(self.headers.items())

@@ -17,6 +17,7 @@ from types import FrameType
 from devstack.dev_identity import IDENTITY_FILE, DevIdentityProvider, dev_issuer
 from devstack.lambda_runtime import load_handler, resolve_environment
 from devstack.local_api import LocalApi
+from devstack.mcp_gateway import MCP_PATH, McpGateway, client_config, gateway_for
 from devstack.stack import local_stack
 from devstack.stack_env import remove_stack_env, write_sam_env, write_stack_env
 from devstack.template import functions, layer_dirs
@@ -59,7 +60,18 @@ def main(argv: list[str] | None = None) -> int:
         layers = list(layer_dirs())
         bound = [(spec, load_handler(spec, extra_paths=layers)) for spec in specs.values()]
         identity = DevIdentityProvider.generate(dev_issuer(args.port))
-        server = LocalApi(bound, authorizer=identity.authorizer()).serve(port=args.port)
+        api = LocalApi(bound, authorizer=identity.authorizer())
+        handlers = {spec.logical_id: handler for spec, handler in bound}
+        gateway: McpGateway | None = None
+        try:
+            gateway = gateway_for(
+                specs, handlers, authorizer=identity.authorizer(), containers=api.containers()
+            )
+        except LookupError as missing:  # a template without the interceptor: say so, serve HTTP
+            print(f"MCP gateway NOT mounted: {missing}", file=sys.stderr, flush=True)
+        else:
+            api.mount(MCP_PATH, gateway.start())
+        server = api.serve(port=args.port)
         identity.save()
         stack_env = write_stack_env(env)
         write_sam_env(env)
@@ -80,12 +92,21 @@ def main(argv: list[str] | None = None) -> int:
             + EXAMPLES.format(port=args.port, today=datetime.now(UTC).date().isoformat()),
             flush=True,
         )
+        if gateway is not None:
+            mcp_url = f"http://127.0.0.1:{args.port}{MCP_PATH}"
+            print(
+                f"MCP: {mcp_url} (streamable HTTP, {len(gateway.targets)} tools), e.g.\n"
+                + client_config(mcp_url, "make -s token AGENT=1"),
+                flush=True,
+            )
         try:
             server.serve_forever()
         except KeyboardInterrupt:
             print("\nstopping", file=sys.stderr, flush=True)
         finally:
             server.server_close()
+            if gateway is not None:
+                gateway.close()
             remove_stack_env()
             remove_stack_env(IDENTITY_FILE)
     return 0
