@@ -40,6 +40,7 @@ help:
 ##   make migrate    apply migrations to DATABASE_URL
 ##   make env        .venv from uv.lock (make run and make test do it)
 ##   make aws-tools  SAM CLI and checkov in .local/aws-tools (make test does it)
+##   make browser-tools   playwright-core in tools/browser for the API page test (make test does it)
 ##   make clean      remove .venv, build output and caches
 ## Checks and builds:
 ##   make lint       ruff check + ruff format --check
@@ -73,8 +74,19 @@ reset: env
 	@$(RUN) python -m devstack.reset
 
 # aws-tools: the suite runs sam validate --lint, checkov and sam build (tests/deploy).
-test: env aws-tools lint typecheck
+# browser-tools: playwright-core drives Debian's chromium for the API page (tests/newcomer).
+test: env aws-tools browser-tools lint typecheck
 	$(RUN) pytest
+
+# System packages (chromium, node, a PostgreSQL server's binaries, ...): tools/ci-prereqs.sh.
+BROWSER_TOOLS := tools/browser/node_modules/.installed
+$(BROWSER_TOOLS): tools/browser/package.json tools/browser/package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs Node.js and npm (see README, Quick start; tools/ci-prereqs.sh installs them)"; exit 1; }
+	npm ci --prefix tools/browser --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: browser-tools
+browser-tools: $(BROWSER_TOOLS)
 
 lint: env
 	$(RUN) ruff check .
