@@ -113,6 +113,12 @@ def serve(port: int, reference_port: int, database: str) -> int:
     signal.signal(signal.SIGINT, stop)
     with local_stack(database, reference_port=reference_port) as stack:
         env = stack.function_env()
+        # Your own upstream: the functions call it instead of the reference service (which
+        # still runs, for the seeded data's admin tools); its key from the environment only.
+        own_upstream = os.environ.get("UPSTREAM_URL")
+        if own_upstream:
+            env["FASTAPI_INSURANCE_BASE_URL"] = own_upstream
+            env["FASTAPI_INSURANCE_API_KEY"] = os.environ.get("UPSTREAM_API_KEY", "")
         specs = functions()
         for spec in specs.values():
             os.environ.update(resolve_environment(spec, env))
@@ -123,7 +129,7 @@ def serve(port: int, reference_port: int, database: str) -> int:
             bound,
             authorizer=identity.authorizer(),
             database_url=stack.database_url,
-            upstream_url=stack.reference.url,
+            upstream_url=env["FASTAPI_INSURANCE_BASE_URL"],
             log=request_log,
         )
         try:
@@ -143,6 +149,8 @@ def serve(port: int, reference_port: int, database: str) -> int:
 
         print(f"postgres: {stack.postgres.source}; database {database}", flush=True)
         print(f"reference insurance service: {stack.reference.url}", flush=True)
+        if own_upstream:
+            print(f"upstream: {own_upstream} (UPSTREAM_URL; the functions call it)", flush=True)
         print(f"function environment for `make invoke`: {stack_env}", flush=True)
         print(
             f"JWT issuer {identity.issuer}, audience {identity.audience}; tokens for this run: "

@@ -16,7 +16,7 @@ import psycopg
 from devstack.pg_urls import with_database
 from devstack.postgres import FoundPostgres, scratch_database
 from devstack.stack import ROOT, free_port, start_reference_service
-from tests.newcomer.conftest import RunningStack
+from tests.newcomer.conftest import RunningStack, start_run, stop_run, wait_ready
 
 BROWSER_SCRIPT = ROOT / "tools" / "browser" / "try-docs.mjs"
 PLAYWRIGHT = ROOT / "tools" / "browser" / "node_modules" / "playwright-core"
@@ -211,3 +211,35 @@ def test_a_stopped_reference_service_leaves_no_empty_log(database_url):
     assert log.exists()
     service.stop()
     assert not log.exists() or log.read_bytes(), f"{log} left empty"
+
+
+def test_make_run_calls_your_own_upstream(run_database, fresh_reference, tmp_path):
+    """UPSTREAM_URL and UPSTREAM_API_KEY point the functions at another insurance API: here a
+    second reference service (the session's), which must see the call."""
+    stack = start_run(
+        run_database,
+        tmp_path,
+        extra_env={
+            "UPSTREAM_URL": fresh_reference.url,
+            "UPSTREAM_API_KEY": fresh_reference.api_key,
+        },
+    )
+    try:
+        wait_ready(stack)
+        assert f"upstream: {fresh_reference.url} (UPSTREAM_URL" in stack.output
+        health = httpx.get(f"{stack.url}/health", timeout=10).json()
+        assert health["upstream_url"] == fresh_reference.url
+        answer = httpx.get(
+            f"{stack.url}/policies/POL-20001",
+            headers={
+                "Authorization": f"Bearer {token(stack, 'CUSTOMER=cust-9001')}",
+                "X-Conversation-Id": "conv-own-upstream",
+            },
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        with fresh_reference.admin() as admin:
+            stats = admin.get("/_admin/stats").json()
+        assert stats["routes"].get("GET /v1/policies/POL-20001"), stats
+    finally:
+        stop_run(stack)
