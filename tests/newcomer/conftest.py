@@ -40,8 +40,11 @@ class RunningStack:
         return "\n".join(self.lines)
 
     def env(self) -> dict[str, str]:
-        """What a shell in the user's terminal would have: the state dir of this stack."""
-        return os.environ | {"DEVSTACK_STATE_DIR": str(self.state_dir)}
+        """What a shell in the user's terminal would have: the state dir of this stack, and no
+        DATABASE_URL (the session's fixtures set one in this process; a user's shell has none,
+        so `make trail` must find the database this stack chose by itself)."""
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        return env | {"DEVSTACK_STATE_DIR": str(self.state_dir)}
 
     def wait_for_line(self, needle: str, timeout_s: float = 10) -> str:
         deadline = time.monotonic() + timeout_s

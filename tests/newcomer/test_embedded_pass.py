@@ -37,9 +37,9 @@ def test_the_scratch_database_keeps_the_servers_way_in(pg_server: FoundPostgres,
     server = psycopg.conninfo.conninfo_to_dict(pg_server.url)
     scratch = psycopg.conninfo.conninfo_to_dict(database_url)
     assert scratch.get("host") == server.get("host")
-    assert scratch.get("port") == server.get("port")
-    with psycopg.connect(database_url) as conn:
-        assert conn.info.host == (server.get("host") or conn.info.host)
+    assert int(scratch.get("port") or 5432) == int(server.get("port") or 5432)
+    with psycopg.connect(database_url) as conn, psycopg.connect(pg_server.url) as admin:
+        assert (conn.info.host, conn.info.port) == (admin.info.host, admin.info.port)
 
 
 @pytest.mark.skipif(
