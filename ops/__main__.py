@@ -95,9 +95,15 @@ def _verify(url: str, conversation_id: str | None, checkpoint: Path | None) -> i
 
 
 def _dev_database_url() -> str:
-    """Without DATABASE_URL: the database `make run` uses, on the server it would find."""
-    from devstack.postgres import find_postgres, with_database
+    """Without DATABASE_URL: the database the running `make run` chose, else the one it would."""
+    from devstack.pg_urls import with_database
+    from devstack.postgres import find_postgres
+    from devstack.stack_env import StackNotRunning, read_stack_env
 
+    try:
+        return read_stack_env()["DATABASE_URL"]
+    except (StackNotRunning, KeyError):
+        pass
     found = find_postgres()
     if found.handle is not None:
         print("note: started a Postgres only to read it; set DATABASE_URL", file=sys.stderr)

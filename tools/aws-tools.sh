@@ -28,7 +28,7 @@ for lock in "${locks[@]}"; do
   count="$(grep -c '^[A-Za-z0-9]' "$lock")"
   echo "aws-tools [$i/${#locks[@]}] $name: $count locked packages into $dest/$name" \
        "(first install downloads ~400 MB in all; later ones come from uv's cache)"
-  "$uv" venv -q --allow-existing --python 3.12 "$dest/$name"
+  "$uv" venv -q --allow-existing --python "${UV_PYTHON:-3.12}" "$dest/$name"
   # sync, not install: exactly the lock, with every hash checked; nothing else stays.
   "$uv" pip sync -q --require-hashes --python "$dest/$name/bin/python" "$lock"
 done
