@@ -67,8 +67,12 @@ Amount = Annotated[
 ]
 
 # Control characters other than tab and line breaks have no place in what a person writes, and
-# a NUL cannot be stored in Postgres text at all (upstream's or the audit's).
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# a NUL cannot be stored in Postgres text at all (upstream's or the audit's). C1 controls
+# (U+0080-U+009F, e.g. U+009B, a one-byte CSI) drive terminals like ESC does, and the bidi
+# embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) make text read otherwise
+# than it is stored (a claim description shown to an adjuster, a line in the trail). The bidi
+# marks (U+200E, U+200F, U+061C) and the zero-width joiners stay: scripts and emoji need them.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _no_control_characters(text: str) -> str:
