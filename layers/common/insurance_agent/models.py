@@ -22,13 +22,38 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from insurance_agent.redaction import redact_text
+
 PolicyNumber = Annotated[str, StringConstraints(pattern=r"^POL-[0-9]{5,10}$")]
 ClaimId = Annotated[str, StringConstraints(pattern=r"^CLM-[0-9A-Z]{6,26}$")]
 # Shared with principal.py, which checks a token's customer_id claim against the same rule.
 CUSTOMER_ID_PATTERN = r"^cust-[0-9]{1,12}$"
 CustomerId = Annotated[str, StringConstraints(pattern=CUSTOMER_ID_PATTERN)]
-ConversationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
-IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,127}$")]
+
+
+def _opaque(value: str) -> str:
+    """Refuse an id that the redaction would alter: a phone, card or social security number,
+    an e-mail or a token chosen as a conversation id or an idempotency key. These ids are
+    stored in clear, indexed and chained on (the trail is looked up by them), so they cannot
+    be masked afterwards; the caller is asked for an opaque id instead."""
+    if redact_text(value) != value:
+        raise ValueError(
+            "looks like personal data (a phone, card or social security number, an e-mail): "
+            "use an opaque id such as a UUID"
+        )
+    return value
+
+
+ConversationId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"),
+    AfterValidator(_opaque),
+]
+IdempotencyKey = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,127}$"),
+    AfterValidator(_opaque),
+]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Peril = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{1,39}$")]
 # Money as text: ASCII digits, at most two decimal places, no exponent, no separators. Python's
