@@ -247,6 +247,19 @@ EVENT_SECRET_PATHS = (
 )
 
 
+# A header named like a credential is one, whatever the spelling a client or proxy chose
+# (x-auth-token, x-upstream-secret, proxy-authorization, x-session-id, x-amz-signature): masked
+# by name, since an opaque token has no shape to find.
+_CREDENTIAL_HEADER = re.compile(
+    r"auth|token|secret|passw|api[_-]?key|cookie|session|credential|signature|private",
+    re.IGNORECASE,
+)
+
+
+def _is_credential_header(name: object) -> bool:
+    return isinstance(name, str) and bool(_CREDENTIAL_HEADER.search(name))
+
+
 def mask_event(event: Any) -> Any:
     """A copy of a Lambda event fit for a log line: credential paths erased by Powertools data
     masking, then the general rules for everything else (bodies, free text)."""
@@ -260,6 +273,11 @@ def mask_event(event: Any) -> Any:
         erased = DataMasking(raise_on_missing_field=False).erase(
             event, fields=list(EVENT_SECRET_PATHS)
         )
+    headers = erased.get("headers")
+    if isinstance(headers, dict):
+        erased["headers"] = {
+            name: MASK if _is_credential_header(name) else value for name, value in headers.items()
+        }
     body = erased.get("body")
     if isinstance(body, str) and not erased.get("isBase64Encoded"):
         # A JSON body is redacted as data, so its sensitive keys are masked whole.
