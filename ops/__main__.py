@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import psycopg
@@ -57,6 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "verify" and args.checkpoint and not args.all:
         parser.error("--checkpoint goes with --all")
+    if args.command == "trail" and not args.conversation.strip():
+        parser.error(
+            "trail needs a conversation id: --conversation conv-001 "
+            "(make trail CONVERSATION=conv-001)"
+        )
+    if args.command == "history" and not args.customer.strip():
+        parser.error(
+            "history needs a customer id: --customer cust-7788 (make history CUSTOMER=cust-7788)"
+        )
     url = args.database_url or _dev_database_url()
     if args.command == "verify":
         return _verify(url, args.conversation, args.checkpoint)
@@ -67,9 +77,20 @@ def main(argv: list[str] | None = None) -> int:
         rows = fetch(url, conversation_id=args.conversation, limit=args.limit)
     else:
         rows = fetch(url, customer_id=args.customer, limit=args.limit)
-    lines = as_json_lines(rows) if args.json else as_text(rows)
-    for line in lines:
-        print(line)
+    return _print(as_json_lines(rows) if args.json else as_text(rows))
+
+
+def _print(lines: Iterable[str]) -> int:
+    """Print until the reader stops reading (``| head``): that is the reader's choice, not a
+    failure, so no traceback and exit 0."""
+    try:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; point it at devnull so that flush cannot fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
     return 0
 
 

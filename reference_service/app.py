@@ -73,6 +73,9 @@ class AdminState:
     # Requests by "METHOD /path": how tests count upstream calls of one kind (POST /v1/claims).
     routes: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Off: POST /v1/claims files every request, key or not, so a test can tell our own
+    # idempotency layer's work from upstream's (which would otherwise hide its absence).
+    dedup: bool = True
 
     def take_fault(self, method: str, path: str) -> FaultRule | None:
         with self.lock:
@@ -229,11 +232,12 @@ def create_app(
         idempotency_key: Annotated[str, Header(min_length=8, max_length=128)],
     ) -> dict[str, Any]:
         request_hash = hashlib.sha256(claim.model_dump_json().encode()).hexdigest()
+        stored_key: str | None = idempotency_key if state.dedup else None
         with db.transaction():
             # Serialise filings that share a key so only one of them inserts.
             db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (idempotency_key,))
             existing = db.execute(
-                "SELECT * FROM reference.claims WHERE idempotency_key = %s", (idempotency_key,)
+                "SELECT * FROM reference.claims WHERE idempotency_key = %s", (stored_key,)
             ).fetchone()
             if existing is not None:
                 if existing["request_hash"] != request_hash:
@@ -264,7 +268,7 @@ def create_app(
                     claim.loss_location,
                     claim.amount_claimed.amount,
                     claim.amount_claimed.currency,
-                    idempotency_key,
+                    stored_key,
                     request_hash,
                 ),
             ).fetchone()
@@ -312,7 +316,13 @@ def _add_admin_routes(
     def reset_data() -> dict[str, str]:
         with pool.connection() as c:
             seed.reset(c)
+        state.dedup = True
         return {"status": "reset"}
+
+    @app.post("/_admin/dedup", dependencies=auth)
+    def set_dedup(setting: dict[str, bool]) -> dict[str, bool]:
+        state.dedup = bool(setting["enabled"])
+        return {"enabled": state.dedup}
 
     @app.get("/_admin/claims/count", dependencies=auth)
     def claim_count() -> dict[str, int]:
@@ -320,7 +330,7 @@ def _add_admin_routes(
             row = c.execute("SELECT count(*) AS n FROM reference.claims").fetchone()
         return {"claims": int(row["n"]) if row else 0}
 
-    del add_fault, clear_faults, stats, reset_stats, reset_data, claim_count
+    del add_fault, clear_faults, stats, reset_stats, reset_data, set_dedup, claim_count
 
 
 def _policy(db: psycopg.Connection[Any], policy_number: str) -> dict[str, Any]:

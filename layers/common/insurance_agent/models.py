@@ -26,6 +26,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from insurance_agent.redaction import redact_text
+
 
 def _in_words(format_: str) -> WrapValidator:
     """A refused identifier's message says the accepted format in words: a regular expression is
@@ -40,6 +42,19 @@ def _in_words(format_: str) -> WrapValidator:
             raise
 
     return WrapValidator(explain)
+
+
+def _opaque(value: str) -> str:
+    """Refuse an id that the redaction would alter: a phone, card or social security number,
+    an e-mail or a token chosen as a conversation id or an idempotency key. These ids are
+    stored in clear, indexed and chained on (the trail is looked up by them), so they cannot
+    be masked afterwards; the caller is asked for an opaque id instead."""
+    if redact_text(value) != value:
+        raise ValueError(
+            "looks like personal data (a phone, card or social security number, an e-mail): "
+            "use an opaque id such as a UUID"
+        )
+    return value
 
 
 PolicyNumber = Annotated[
@@ -66,6 +81,7 @@ ConversationId = Annotated[
         "conversation ids look like conv-001: 1 to 128 letters, digits, '_', '.', ':' or '-',"
         " starting with a letter or digit"
     ),
+    AfterValidator(_opaque),
 ]
 IdempotencyKey = Annotated[
     str,
@@ -74,6 +90,7 @@ IdempotencyKey = Annotated[
         "idempotency keys look like claim-2026-0001 or a UUID: 8 to 128 letters, digits, '_',"
         " '.', ':' or '-', starting with a letter or digit"
     ),
+    AfterValidator(_opaque),
 ]
 CurrencyCode = Annotated[
     str,
@@ -121,8 +138,12 @@ Amount = Annotated[
 ]
 
 # Control characters other than tab and line breaks have no place in what a person writes, and
-# a NUL cannot be stored in Postgres text at all (upstream's or the audit's).
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# a NUL cannot be stored in Postgres text at all (upstream's or the audit's). C1 controls
+# (U+0080-U+009F, e.g. U+009B, a one-byte CSI) drive terminals like ESC does, and the bidi
+# embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) make text read otherwise
+# than it is stored (a claim description shown to an adjuster, a line in the trail). The bidi
+# marks (U+200E, U+200F, U+061C) and the zero-width joiners stay: scripts and emoji need them.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _no_control_characters(text: str) -> str:

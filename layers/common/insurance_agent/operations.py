@@ -23,6 +23,7 @@ from insurance_agent.errors import (
     AuditUnavailable,
     InsuranceAgentError,
     PolicyNotFound,
+    policy_not_found,
 )
 from insurance_agent.models import (
     Claim,
@@ -56,10 +57,10 @@ class Trail:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-class PolicyAccessDenied(PolicyNotFound):
-    """Another customer's policy: answered exactly like an unknown one, audited as denied."""
-
-    outcome = "denied"
+def access_denied(policy_number: str) -> PolicyNotFound:
+    """Another customer's policy: answered exactly like an unknown one -- the same class, so a
+    direct caller's ``errorType`` says nothing more -- and audited as denied."""
+    return policy_not_found(policy_number, outcome="denied")
 
 
 def entry_for(
@@ -176,12 +177,12 @@ def _may_act(ctx: CallContext, policy_number: str) -> None:
     """A customer principal asking for another customer: answered as an unknown policy,
     before upstream hears of it."""
     if ctx.principal is not None and not ctx.principal.may_act_for(ctx.customer_id):
-        raise PolicyAccessDenied(f"policy {policy_number} not found")
+        raise access_denied(policy_number)
 
 
 def _owned(policy: Policy, ctx: CallContext) -> Policy:
     if ctx.customer_id is not None and policy.customer_id != ctx.customer_id:
-        raise PolicyAccessDenied(f"policy {policy.policy_number} not found")
+        raise access_denied(policy.policy_number)
     return policy
 
 
