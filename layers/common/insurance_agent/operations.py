@@ -148,8 +148,10 @@ def run_audited[R: BaseModel](
         )
         return result
 
-    error.audited = True
+    already_audited, error.audited = error.audited, True
     count_server_error(error.status, ctx.function_name)
+    if already_audited:
+        raise error from cause  # the audit wrote its own row (ConversationNotYours)
     if isinstance(error, AuditUnavailable) and trail.intent_id is None:
         raise error from cause  # the database is what failed: nowhere to write the refusal
     try:
