@@ -5,6 +5,8 @@
     python -m ops verify (--conversation conv-001 | --all [--checkpoint FILE])
                                             exit 1 on a broken chain
     python -m ops purge-idempotency         delete expired idempotency records
+    python -m ops seal | prove | verify-proof | verify-consistency | transparency-key
+                                            the transparency log (ops/transparency_cli.py)
 
 Reads DATABASE_URL (or --database-url).
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 
-from ops import verify
+from ops import transparency_cli, verify
 from ops.idempotency import purge_expired
 from ops.trail import as_json_lines, as_text, fetch
 
@@ -54,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         "purge-idempotency", help="delete expired idempotency records (safe while serving)"
     )
     purge.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    transparency_cli.add_parsers(sub)
     args = parser.parse_args(argv)
+    if args.command in transparency_cli.COMMANDS:
+        return transparency_cli.run(args, lambda: args.database_url or _dev_database_url())
     if args.command == "verify" and args.checkpoint and not args.all:
         parser.error("--checkpoint goes with --all")
     url = args.database_url or _dev_database_url()
