@@ -17,6 +17,7 @@ from types import FrameType
 from devstack.dev_identity import IDENTITY_FILE, DevIdentityProvider, dev_issuer
 from devstack.lambda_runtime import load_handler, resolve_environment
 from devstack.local_api import LocalApi
+from devstack.schedules import Schedules
 from devstack.stack import local_stack
 from devstack.stack_env import remove_stack_env, write_sam_env, write_stack_env
 from devstack.template import functions, layer_dirs
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         identity.save()
         stack_env = write_stack_env(env)
         write_sam_env(env)
+        schedules = Schedules(stack.database_url).start()
         from datetime import UTC, datetime
 
         print(f"postgres: {stack.postgres.source}; database {args.database}", flush=True)
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             "make -s token CUSTOMER=cust-7788 | make -s token AGENT=1",
             flush=True,
         )
+        print(schedules.describe(), flush=True)
         print(
             f"ready: http://127.0.0.1:{args.port} serving "
             + ", ".join(f"{r.method} {r.path}" for s in specs.values() for r in s.routes)
@@ -85,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("\nstopping", file=sys.stderr, flush=True)
         finally:
+            schedules.stop()
             server.server_close()
             remove_stack_env()
             remove_stack_env(IDENTITY_FILE)

@@ -20,7 +20,14 @@ from uuid import UUID
 
 from ops import prove, seal
 
-COMMANDS = ("seal", "transparency-key", "prove", "verify-proof", "verify-consistency")
+COMMANDS = (
+    "seal",
+    "transparency-key",
+    "prove",
+    "verify-proof",
+    "verify-consistency",
+    "reconcile",
+)
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,7 +40,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     proof.add_argument("--row", type=UUID, help="the audit row's id")
     proof.add_argument("--consistency-from", type=int, metavar="SIZE")
     proof.add_argument("--tree-size", type=int, metavar="SIZE", help="default: the latest")
-    for p in (sealer, proof):
+    settle = sub.add_parser("reconcile", help="settle claim intents left pending (upstream asked)")
+    settle.add_argument("--min-age-s", type=float, help="default 120: above the function timeout")
+    settle.add_argument("--conversation", help="only this conversation's intents")
+    for p in (sealer, proof, settle):
         p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     check = sub.add_parser("verify-proof", help="check a bundle offline (exit 1 if it fails)")
     check.add_argument("bundle", type=Path)
@@ -55,6 +65,15 @@ def run(args: argparse.Namespace, database_url: Callable[[], str]) -> int:
         return _report(lambda: prove.verify_consistency(args.old, args.new, args.public_key))
     if args.command == "transparency-key":
         print(seal.public_key())
+        return 0
+    if args.command == "reconcile":
+        from ops import reconcile
+
+        print(
+            reconcile.run(
+                database_url(), min_age_s=args.min_age_s, conversation_id=args.conversation
+            )
+        )
         return 0
     if args.command == "seal":
         print(seal.as_text(seal.seal(database_url(), full=args.full)))
