@@ -6,6 +6,8 @@
                                             exit 1 on a broken chain
     python -m ops purge-idempotency         delete expired idempotency records (schedule it)
     python -m ops erase --customer cust-7788 erase a customer's personal data (their keys)
+    python -m ops seal | prove | verify-proof | verify-consistency | transparency-key
+                                            the transparency log (ops/transparency_cli.py)
 
 Reads DATABASE_URL (or --database-url).
 """
@@ -15,11 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import psycopg
 
-from ops import verify
+from ops import transparency_cli, verify
 from ops.erase import erase_customer
 from ops.idempotency import purge_expired
 from ops.trail import as_json_lines, as_text, fetch
@@ -62,9 +65,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     erase.add_argument("--customer", required=True)
     erase.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    transparency_cli.add_parsers(sub)
     args = parser.parse_args(argv)
+    if args.command in transparency_cli.COMMANDS:
+        return transparency_cli.run(args, lambda: args.database_url or _dev_database_url())
     if args.command == "verify" and args.checkpoint and not args.all:
         parser.error("--checkpoint goes with --all")
+    if args.command == "trail" and not args.conversation.strip():
+        parser.error(
+            "trail needs a conversation id: --conversation conv-001 "
+            "(make trail CONVERSATION=conv-001)"
+        )
+    if args.command == "history" and not args.customer.strip():
+        parser.error(
+            "history needs a customer id: --customer cust-7788 (make history CUSTOMER=cust-7788)"
+        )
     url = args.database_url or _dev_database_url()
     if args.command == "verify":
         return _verify(url, args.conversation, args.checkpoint)
@@ -82,9 +97,20 @@ def main(argv: list[str] | None = None) -> int:
         rows = fetch(url, conversation_id=args.conversation, limit=args.limit)
     else:
         rows = fetch(url, customer_id=args.customer, limit=args.limit)
-    lines = as_json_lines(rows) if args.json else as_text(rows)
-    for line in lines:
-        print(line)
+    return _print(as_json_lines(rows) if args.json else as_text(rows))
+
+
+def _print(lines: Iterable[str]) -> int:
+    """Print until the reader stops reading (``| head``): that is the reader's choice, not a
+    failure, so no traceback and exit 0."""
+    try:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; point it at devnull so that flush cannot fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
     return 0
 
 
@@ -113,9 +139,15 @@ def _verify(url: str, conversation_id: str | None, checkpoint: Path | None) -> i
 
 
 def _dev_database_url() -> str:
-    """Without DATABASE_URL: the database `make run` uses, on the server it would find."""
-    from devstack.postgres import find_postgres, with_database
+    """Without DATABASE_URL: the database the running `make run` chose, else the one it would."""
+    from devstack.pg_urls import with_database
+    from devstack.postgres import find_postgres
+    from devstack.stack_env import StackNotRunning, read_stack_env
 
+    try:
+        return read_stack_env()["DATABASE_URL"]
+    except (StackNotRunning, KeyError):
+        pass
     found = find_postgres()
     if found.handle is not None:
         print("note: started a Postgres only to read it; set DATABASE_URL", file=sys.stderr)

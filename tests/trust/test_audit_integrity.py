@@ -17,6 +17,7 @@ from insurance_agent.settings import Settings
 from yoyo import get_backend, read_migrations
 
 from devstack import migrate
+from devstack.pg_urls import with_database, with_login
 from devstack.postgres import scratch_database
 from ops.verify import (
     GENESIS,
@@ -582,14 +583,19 @@ def test_migrations_run_as_a_deployer_that_is_not_a_superuser(pg_server, run_ops
     deployer = f"ia_deployer_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_server.url, autocommit=True) as admin:
         admin.execute(f'CREATE ROLE "{deployer}" LOGIN CREATEROLE CREATEDB')
-    info = psycopg.conninfo.conninfo_to_dict(pg_server.url)
-    as_deployer = (
-        f"postgresql://{deployer}@{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}"
-    )
+        # The project's roles are cluster-wide and already exist here (an earlier migration
+        # made them); on RDS the deployer creates them and so holds their ADMIN option, which
+        # PostgreSQL 16+ requires to grant them (the embedded server is 16, CREATEROLE alone
+        # no longer suffices). Give the deployer what creating them would have given it.
+        for (role,) in admin.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE 'insurance\\_agent\\_%'"
+        ).fetchall():
+            admin.execute(f'GRANT "{role}" TO "{deployer}" WITH ADMIN OPTION')
+    as_deployer = with_login(pg_server.url, deployer)  # keeps the host or socket directory
     try:
-        with psycopg.connect(f"{as_deployer}/postgres", autocommit=True) as conn:
+        with psycopg.connect(with_database(as_deployer, "postgres"), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{deployer}"')
-        url = f"{as_deployer}/{deployer}"
+        url = with_database(as_deployer, deployer)
         migrate.apply(url, only="app")
         assert "0003_audit_chain" in _applied(url)
         with psycopg.connect(url, autocommit=True) as conn:

@@ -285,7 +285,20 @@ def test_bad_amounts_are_refused(api_url, world, amount):
 
 
 @pytest.mark.parametrize("field", ["description", "loss_location"])
-@pytest.mark.parametrize("text", ["dent\x00", "\x00", "a\x07b", "line\x1b[2Jreset", "del\x7f"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dent\x00",
+        "\x00",
+        "a\x07b",
+        "line\x1b[2Jreset",
+        "del\x7f",
+        "c1 \x9b2J csi",  # a C1 control: a one-byte CSI
+        "nel\x85next",
+        "paid \u202e00.0001",  # RIGHT-TO-LEFT OVERRIDE
+        "iso\u2067late",  # RIGHT-TO-LEFT ISOLATE
+    ],
+)
 def test_control_characters_in_free_text_are_refused(api_url, world, field, text):
     body = json.dumps(claim_body(**{field: text})).encode()
 

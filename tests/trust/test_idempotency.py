@@ -317,7 +317,10 @@ PROCESSES = 4
 
 
 @pytest.mark.slow
-def test_a_hundred_containers_racing_on_one_key_file_one_claim(fresh_reference, conversation_id):
+def test_a_hundred_containers_racing_on_one_key_file_one_claim(
+    reference_without_dedup, conversation_id
+):
+    fresh_reference = reference_without_dedup  # one claim: our idempotency layer, not upstream's
     key = _key()
     before = upstream_claim_count(fresh_reference)
     # A cluster of our own: a hundred containers hold a hundred connections, which the shared
