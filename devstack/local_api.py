@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 from devstack.events import LambdaContext, http_api_event, response_body
 from devstack.jwt_authorizer import UNAUTHORIZED_BODY, JwtAuthorizer, TokenRejected
@@ -72,6 +72,10 @@ def compile_path(path: str) -> re.Pattern[str]:
     return re.compile(regex)
 
 
+class Mount(Protocol):
+    def serve(self, request: BaseHTTPRequestHandler) -> None: ...
+
+
 _BAD_REQUEST = json.dumps({"message": "Bad Request"}).encode()
 _TOO_LARGE = json.dumps({"message": "Request Entity Too Large"}).encode()
 
@@ -81,6 +85,8 @@ class LocalApi:
         self, bound: list[tuple[FunctionSpec, Handler]], *, authorizer: JwtAuthorizer
     ) -> None:
         self.authorizer = authorizer
+        # Paths served by something other than the routes (the MCP gateway at /mcp).
+        self.mounts: dict[str, Mount] = {}
         self.routes: list[BoundRoute] = []
         for spec, handler in bound:
             # One thread per function: one warm container, one invocation at a time.
@@ -91,6 +97,19 @@ class LocalApi:
                 self.routes.append(
                     BoundRoute(route, compile_path(route.path), spec, handler, container)
                 )
+
+    def mount(self, prefix: str, app: Mount) -> None:
+        self.mounts[prefix] = app
+
+    def mount_for(self, raw_path: str) -> Mount | None:
+        path = raw_path.partition("?")[0]
+        return next(
+            (app for p, app in self.mounts.items() if path == p or path.startswith(p + "/")), None
+        )
+
+    def containers(self) -> dict[str, ThreadPoolExecutor]:
+        """Each function's warm container, by logical id, for another door to share."""
+        return {bound.spec.logical_id: bound.container for bound in self.routes}
 
     def invoke(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes | None
@@ -150,6 +169,9 @@ class LocalApi:
             timeout = READ_TIMEOUT_S
 
             def _handle(self) -> None:
+                if (mounted := api.mount_for(self.path)) is not None:
+                    mounted.serve(self)
+                    return
                 try:
                     length = int(self.headers.get("content-length") or 0)
                 except ValueError:

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+from insurance_agent.personal_data import open_rows, wrapper_from_environment
 from psycopg.rows import dict_row
 
 COLUMNS = (
@@ -42,7 +43,9 @@ def fetch(
     # Rows come back in the session's TimeZone (PGTZ, the role's setting): _utc() turns them
     # to UTC here rather than a startup option, which PgBouncer would refuse.
     with psycopg.connect(database_url, row_factory=dict_row, prepare_threshold=None) as conn:
-        return conn.execute(sql, (value, limit)).fetchall()
+        rows = conn.execute(sql, (value, limit)).fetchall()
+        # Personal fields are sealed per customer; an erased customer's read "[erased]".
+        return open_rows(conn, rows, wrapper_from_environment())
 
 
 _NAMED_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}

@@ -14,11 +14,23 @@ from typing import Annotated, Any
 import anyio
 import psycopg
 from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
+from insurance_agent.models import Claim, Policy
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
 from reference_service import seed
+
+# What any upstream must serve for the functions' client (insurance_agent/upstream.py), which
+# reads answers with these very models: schemas/upstream.openapi.json is this app's document.
+UPSTREAM_CONTRACT = (
+    "The upstream insurance API the functions call (FASTAPI_INSURANCE_BASE_URL), as the "
+    "reference service serves it: Bearer API key (FASTAPI_INSURANCE_API_KEY), JSON answers read "
+    "with the client's own models (Policy, Claim), Idempotency-Key deduplication on POST "
+    "/v1/claims (same key and body: the first claim again, 200; another body: 409), 429/503 "
+    "with Retry-After when throttled. /healthz is what `make run`'s /health asks. "
+    "/_admin/* (faults, stats, reset) is the reference service's own, for development."
+)
 
 
 class Money(BaseModel):
@@ -77,13 +89,20 @@ class AdminState:
         return None
 
 
-def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastAPI:
-    app = FastAPI(title="Reference insurance service", version="1.0.0")
+def create_app(
+    database_url: str, api_key: str, *, admin: bool = False, connect: bool = True
+) -> FastAPI:
+    """The service; ``connect=False`` builds it without a database (for its OpenAPI document)."""
+    app = FastAPI(
+        title="Reference insurance service",
+        version="1.0.0",
+        description=UPSTREAM_CONTRACT,
+    )
     pool: ConnectionPool[Any] = ConnectionPool(
         database_url,
         min_size=1,
         max_size=8,
-        open=True,
+        open=connect,
         name="reference",
         kwargs={"autocommit": True, "row_factory": dict_row},
     )
@@ -145,11 +164,19 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/v1/policies/{policy_number}", dependencies=auth)
+    @app.get(
+        "/v1/policies/{policy_number}",
+        dependencies=auth,
+        responses={200: {"model": Policy}, 404: {"description": "no such policy"}},
+    )
     def get_policy(policy_number: str, db: Db) -> dict[str, Any]:
         return _policy(db, policy_number)
 
-    @app.get("/v1/policies/{policy_number}/claims", dependencies=auth)
+    @app.get(
+        "/v1/policies/{policy_number}/claims",
+        dependencies=auth,
+        responses={200: {"model": list[Claim]}, 404: {"description": "no such policy"}},
+    )
     def list_claims(policy_number: str, db: Db) -> list[dict[str, Any]]:
         _policy(db, policy_number)
         rows = db.execute(
@@ -158,7 +185,11 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
         ).fetchall()
         return [_claim_out(r) for r in rows]
 
-    @app.get("/v1/claims/{claim_id}", dependencies=auth)
+    @app.get(
+        "/v1/claims/{claim_id}",
+        dependencies=auth,
+        responses={200: {"model": Claim}, 404: {"description": "no such claim"}},
+    )
     def get_claim(claim_id: str, db: Db) -> dict[str, Any]:
         row = db.execute(
             "SELECT * FROM reference.claims WHERE claim_id = %s", (claim_id,)
@@ -180,7 +211,20 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
         ).fetchall()
         return {**_jsonable(row), "policies": [p["policy_number"] for p in policies]}
 
-    @app.post("/v1/claims", status_code=201, dependencies=auth)
+    @app.post(
+        "/v1/claims",
+        status_code=201,
+        dependencies=auth,
+        responses={
+            201: {"model": Claim, "description": "filed"},
+            200: {
+                "model": Claim,
+                "description": "the claim first filed with this Idempotency-Key (replayed)",
+            },
+            409: {"description": "the Idempotency-Key was used for another claim"},
+            422: {"description": "the customer does not hold the policy, or another currency"},
+        },
+    )
     def file_claim(
         claim: NewClaim,
         db: Db,

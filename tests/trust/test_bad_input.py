@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 
 import psycopg
 import pytest
+from insurance_agent.personal_data import open_rows, wrapper_from_environment
 
 from devstack.bedrock_events import bedrock_event, response_json
 from devstack.events import LambdaContext
@@ -182,7 +183,9 @@ def test_bad_ids_in_headers_are_refused(handlers, world, header, value):
 
 
 @pytest.mark.parametrize("text", [*SQL, "Robert'); DROP TABLE reference.claims;--", "1; --"])
-def test_sql_looking_free_text_is_stored_verbatim(api_url, fresh_reference, audit_rows, text):
+def test_sql_looking_free_text_is_stored_verbatim(
+    api_url, fresh_reference, audit_rows, database_url, text
+):
     headers = caller(idempotent=True)
     body = claim_body(description=text, loss_location=text)
 
@@ -192,6 +195,8 @@ def test_sql_looking_free_text_is_stored_verbatim(api_url, fresh_reference, audi
     assert (reply.body["description"], reply.body.get("loss_location", text)) == (text, text)
     rows = audit_rows(headers["X-Conversation-Id"])
     assert [r["outcome"] for r in rows] == ["pending", "ok"]
+    with psycopg.connect(database_url) as conn:  # the description is sealed (docs/audit.md)
+        rows = open_rows(conn, rows, wrapper_from_environment())
     assert all(r["payload"]["description"] == text for r in rows)
     assert upstream_claim_count(fresh_reference) == 5  # the four seeded and this one
 

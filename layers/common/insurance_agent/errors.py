@@ -78,6 +78,13 @@ class UnsupportedMediaType(ValidationFailed):
     code = "UNSUPPORTED_MEDIA_TYPE"
 
 
+class UnsupportedEventSource(ValidationFailed):
+    """An AWS service this function is not served through (an ALB, a REST API, a queue)."""
+
+    status = 400
+    code = "UNSUPPORTED_EVENT_SOURCE"
+
+
 class Unauthorized(InsuranceAgentError):
     status = 401
     code = "UNAUTHORIZED"
@@ -176,3 +183,12 @@ def all_error_classes() -> list[type[InsuranceAgentError]]:
         seen.append(cls)
         stack.extend(cls.__subclasses__())
     return seen
+
+
+class ConversationNotYours(Forbidden):
+    """The conversation id is bound to another customer (the customer of its first audit row
+    that names one): a conversation's trail is one customer's. 403, not 404: the caller is
+    known and may not write there, and a 404 would tell an agent the id is free to reuse; the
+    answer says no more than that the id is taken. Not retryable: start a new conversation."""
+
+    code = "CONVERSATION_NOT_YOURS"

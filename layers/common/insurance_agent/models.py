@@ -19,16 +19,29 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
     WithJsonSchema,
+    WrapValidator,
 )
+from pydantic_core import PydanticCustomError
 
 from insurance_agent.redaction import redact_text
 
-PolicyNumber = Annotated[str, StringConstraints(pattern=r"^POL-[0-9]{5,10}$")]
-ClaimId = Annotated[str, StringConstraints(pattern=r"^CLM-[0-9A-Z]{6,26}$")]
-# Shared with principal.py, which checks a token's customer_id claim against the same rule.
-CUSTOMER_ID_PATTERN = r"^cust-[0-9]{1,12}$"
-CustomerId = Annotated[str, StringConstraints(pattern=CUSTOMER_ID_PATTERN)]
+
+def _in_words(format_: str) -> WrapValidator:
+    """A refused identifier's message says the accepted format in words: a regular expression is
+    no hint to a person. The pattern stays the check (and stays in the published schemas)."""
+
+    def explain(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            if any(e["type"] == "string_pattern_mismatch" for e in exc.errors()):
+                raise PydanticCustomError("string_pattern_mismatch", format_) from None
+            raise
+
+    return WrapValidator(explain)
 
 
 def _opaque(value: str) -> str:
@@ -44,18 +57,51 @@ def _opaque(value: str) -> str:
     return value
 
 
+PolicyNumber = Annotated[
+    str,
+    StringConstraints(pattern=r"^POL-[0-9]{5,10}$"),
+    _in_words("policy numbers look like POL-10001 (POL- and 5 to 10 digits)"),
+]
+ClaimId = Annotated[
+    str,
+    StringConstraints(pattern=r"^CLM-[0-9A-Z]{6,26}$"),
+    _in_words("claim ids look like CLM-000102 (CLM- and 6 to 26 digits or capital letters)"),
+]
+# Shared with principal.py, which checks a token's customer_id claim against the same rule.
+CUSTOMER_ID_PATTERN = r"^cust-[0-9]{1,12}$"
+CustomerId = Annotated[
+    str,
+    StringConstraints(pattern=CUSTOMER_ID_PATTERN),
+    _in_words("customer ids look like cust-7788 (cust- and 1 to 12 digits)"),
+]
 ConversationId = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"),
+    _in_words(
+        "conversation ids look like conv-001: 1 to 128 letters, digits, '_', '.', ':' or '-',"
+        " starting with a letter or digit"
+    ),
     AfterValidator(_opaque),
 ]
 IdempotencyKey = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,127}$"),
+    _in_words(
+        "idempotency keys look like claim-2026-0001 or a UUID: 8 to 128 letters, digits, '_',"
+        " '.', ':' or '-', starting with a letter or digit"
+    ),
     AfterValidator(_opaque),
 ]
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Peril = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{1,39}$")]
+CurrencyCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    _in_words("currency codes are 3 capital letters (ISO 4217, e.g. USD)"),
+]
+Peril = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z_]{1,39}$"),
+    _in_words("perils look like collision or water_damage (2 to 40 lowercase letters or '_')"),
+]
 # Money as text: ASCII digits, at most two decimal places, no exponent, no separators. Python's
 # Decimal also reads "1.25e3", "1_000" and other scripts' digits; such a value would travel on
 # (to the audit row, to upstream) spelt that way, so it is refused here and named.

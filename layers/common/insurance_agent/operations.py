@@ -35,6 +35,7 @@ from insurance_agent.models import (
     PolicyLookupRequest,
     utc_now,
 )
+from insurance_agent.observability import count_server_error
 from insurance_agent.ports import AuditEntry, AuditStore, Idempotency, InsuranceApi
 from insurance_agent.redaction import redact
 
@@ -73,6 +74,8 @@ def entry_for(
     duration_ms: float | None = None,
     intent_id: UUID | None = None,
 ) -> AuditEntry:
+    if ctx.gateway:
+        payload = payload | {"gateway": dict(ctx.gateway)}
     return AuditEntry(
         intent=intent,
         outcome=outcome,
@@ -145,7 +148,10 @@ def run_audited[R: BaseModel](
         )
         return result
 
-    error.audited = True
+    already_audited, error.audited = error.audited, True
+    count_server_error(error.status, ctx.function_name)
+    if already_audited:
+        raise error from cause  # the audit wrote its own row (ConversationNotYours)
     if isinstance(error, AuditUnavailable) and trail.intent_id is None:
         raise error from cause  # the database is what failed: nowhere to write the refusal
     try:
@@ -163,6 +169,8 @@ def run_audited[R: BaseModel](
         )
     except AuditUnavailable as audit_error:
         audit_error.audited = True
+        if error.status < 500:  # the answer becomes a 503 after all
+            count_server_error(audit_error.status, ctx.function_name)
         raise audit_error from error
     raise error from cause
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from insurance_agent.context import CallContext, refusal_context
+from insurance_agent.doors.base import envelope_text
 from insurance_agent.errors import (
     AuditUnavailable,
     InsuranceAgentError,
@@ -89,14 +90,19 @@ def request_id_of(request: Request) -> str:
         return str(cached)
     rc = _event(request).get("requestContext") or {}
     context = request.scope.get("aws.context")
-    request_id = rc.get("requestId") or getattr(context, "aws_request_id", None) or "unknown"
+    request_id = (
+        envelope_text(rc.get("requestId"))
+        or envelope_text(getattr(context, "aws_request_id", None))
+        or "unknown"
+    )
     request.state.request_id = request_id
     return str(request_id)
 
 
 async def authenticated(request: Request) -> Principal:
     """The caller the gateway verified, never a header the caller set: 401/403 otherwise."""
-    principal = principal_from_jwt(jwt_context(_event(request)))
+    names = request.app.state.runtime.settings.claim_names
+    principal = principal_from_jwt(jwt_context(_event(request)), names)
     request.state.principal = principal
     return principal
 
@@ -170,7 +176,8 @@ def _edge_context(request: Request) -> CallContext:
     """The context of a request refused before its operation ran: whatever ids were valid."""
     principal = getattr(request.state, "principal", None)
     if principal is None:
-        principal = refused_principal(jwt_context(_event(request)))
+        names = request.app.state.runtime.settings.claim_names
+        principal = refused_principal(jwt_context(_event(request)), names)
     return refusal_context(
         CallContext(
             request_id=request_id_of(request),
