@@ -22,6 +22,7 @@ from devstack.dev_identity import IDENTITY_FILE, DevIdentityProvider, dev_issuer
 from devstack.lambda_runtime import load_handler, resolve_environment
 from devstack.mcp_gateway import MCP_PATH, McpGateway, client_config, gateway_for
 from devstack.postgres import PostgresNotFound
+from devstack.schedules import Schedules
 from devstack.stack import chosen_database, local_stack
 from devstack.stack_env import remove_stack_env, write_sam_env, write_stack_env
 from devstack.template import functions, layer_dirs
@@ -156,6 +157,7 @@ def serve(port: int, reference_port: int, database: str) -> int:
         identity.save()
         stack_env = write_stack_env(env)
         write_sam_env(env)
+        schedules = Schedules(stack.database_url).start()
         from datetime import UTC, datetime
 
         print(f"postgres: {stack.postgres.source}; database {database}", flush=True)
@@ -168,6 +170,7 @@ def serve(port: int, reference_port: int, database: str) -> int:
             "make -s token CUSTOMER=cust-7788 | make -s token AGENT=1",
             flush=True,
         )
+        print(schedules.describe(), flush=True)
         print(
             f"ready: http://127.0.0.1:{port} serving "
             + ", ".join(f"{r.method} {r.path}" for s in specs.values() for r in s.routes)
@@ -192,6 +195,7 @@ def serve(port: int, reference_port: int, database: str) -> int:
         except KeyboardInterrupt:
             print("\nstopping", file=sys.stderr, flush=True)
         finally:
+            schedules.stop()
             server.server_close()
             if gateway is not None:
                 gateway.close()

@@ -6,6 +6,8 @@
                                             exit 1 on a broken chain
     python -m ops purge-idempotency         delete expired idempotency records (schedule it)
     python -m ops erase --customer cust-7788 erase a customer's personal data (their keys)
+    python -m ops seal | prove | verify-proof | verify-consistency | transparency-key
+                                            the transparency log (ops/transparency_cli.py)
 
 Reads DATABASE_URL (or --database-url).
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import psycopg
 
-from ops import verify
+from ops import transparency_cli, verify
 from ops.erase import erase_customer
 from ops.idempotency import purge_expired
 from ops.trail import as_json_lines, as_text, fetch
@@ -63,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     erase.add_argument("--customer", required=True)
     erase.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    transparency_cli.add_parsers(sub)
     args = parser.parse_args(argv)
+    if args.command in transparency_cli.COMMANDS:
+        return transparency_cli.run(args, lambda: args.database_url or _dev_database_url())
     if args.command == "verify" and args.checkpoint and not args.all:
         parser.error("--checkpoint goes with --all")
     if args.command == "trail" and not args.conversation.strip():

@@ -1,52 +1,19 @@
 """Purge expired idempotency records (migration 0004): ``python -m ops purge-idempotency``.
 
-An expired record is already dead to the functions (the next request with its key takes it over
-in place); the purge keeps the table from growing with keys nobody sends again, and keeps no
-answer (sealed as they are, see ``idempotency_store``) longer than its TTL. Run it on a
-schedule (hourly is plenty); it is safe while the functions serve:
-
-- it deletes in batches, so each statement holds its row locks briefly;
-- it skips rows another transaction holds (a function taking the key over right now) and
-  re-checks the expiry on the row it deletes, so a record taken over after it was chosen, with a
-  new expiry, is never deleted under the function that holds it (which could then let a second
-  request with the same key file again);
-- the cutoff is the database's clock minus a grace period: the functions stamp expiries with
-  their own clocks, and a small skew must not delete a record a function still replays.
-"""
+The same purge the scheduled housekeeping function runs (insurance_agent.housekeeping), which
+says why it is safe while the functions serve."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 import psycopg
-
-GRACE = timedelta(minutes=5)
-
-PURGE_SQL = """
-DELETE FROM idempotency_records
-WHERE idempotency_key IN (
-    SELECT idempotency_key FROM idempotency_records
-    WHERE expires_at < %(cutoff)s
-    LIMIT %(batch)s
-    FOR UPDATE SKIP LOCKED
-)
-AND expires_at < %(cutoff)s
-"""
+from insurance_agent.housekeeping import GRACE, purge_expired_idempotency
 
 
 def purge_expired(
     url: str, *, now: datetime | None = None, batch: int = 5000, grace: timedelta = GRACE
 ) -> int:
-    """Delete the records that expired more than ``grace`` before ``now`` (default: the
-    database's clock); how many went."""
-    purged = 0
+    """Delete the records that expired more than ``grace`` before ``now``; how many went."""
     with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
-        if now is None:
-            (now,) = conn.execute("SELECT now()").fetchone()  # type: ignore[misc]
-        assert now is not None
-        cutoff = now - grace
-        while True:
-            deleted = conn.execute(PURGE_SQL, {"cutoff": cutoff, "batch": batch}).rowcount
-            purged += deleted
-            if deleted < batch:
-                return purged
+        return purge_expired_idempotency(conn, now=now, batch=batch, grace=grace)

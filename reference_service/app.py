@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import anyio
 import psycopg
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from insurance_agent.models import Claim, Policy
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
@@ -197,6 +197,17 @@ def create_app(
         if row is None:
             raise HTTPException(404, f"claim {claim_id} not found")
         return _claim_out(row)
+
+    @app.get("/v1/claims", dependencies=auth)
+    def find_claims(
+        db: Db, idempotency_key: Annotated[str, Query(min_length=8, max_length=128)]
+    ) -> list[dict[str, Any]]:
+        """The claim filed under an Idempotency-Key, if any: how a client that lost the answer
+        to a POST learns whether it was filed (the API's reconciler asks this)."""
+        rows = db.execute(
+            "SELECT * FROM reference.claims WHERE idempotency_key = %s", (idempotency_key,)
+        ).fetchall()
+        return [_claim_out(r) for r in rows]
 
     @app.get("/v1/customers/{customer_id}", dependencies=auth)
     def get_customer(customer_id: str, db: Db) -> dict[str, Any]:

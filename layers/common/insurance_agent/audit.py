@@ -121,25 +121,27 @@ class PostgresAuditStore:
         row_id = new_row_id()
         with self._database.connection() as conn:
             try:
-                self._insert(conn, entry, row_id)
+                self.insert_on(conn, entry, row_id)
             except psycopg.Error as exc:
                 if exc.sqlstate != CONVERSATION_NOT_YOURS:
                     raise
                 if entry.outcome in ("error", "denied"):
                     # Refused anyway (bad input, unknown policy...): recorded, just not in a
                     # trail that is not the caller's, and the caller gets its own error.
-                    self._insert(conn, outside_conversation(entry), row_id)
+                    self.insert_on(conn, outside_conversation(entry), row_id)
                     return row_id
                 refusal = ConversationNotYours(
                     "this conversation belongs to another customer; start a new conversation",
                     details={"conversation_id": entry.conversation_id},
                 )
-                self._insert(conn, refusal_entry(entry, refusal), new_row_id())
+                self.insert_on(conn, refusal_entry(entry, refusal), new_row_id())
                 refusal.audited = True
                 raise refusal from None
         return row_id
 
-    def _insert(self, conn: psycopg.Connection[Any], entry: AuditEntry, row_id: UUID) -> None:
+    def insert_on(self, conn: psycopg.Connection[Any], entry: AuditEntry, row_id: UUID) -> None:
+        """Write ``entry`` on ``conn`` (inside a caller's transaction when it holds one), its
+        personal fields sealed under the customer's live key."""
         if not (has_personal_fields(entry.payload) or has_personal_fields(entry.result)):
             conn.execute(INSERT_SQL, row_values(entry, row_id=row_id))
             return

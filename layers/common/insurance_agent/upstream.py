@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator
 from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import stamina
@@ -224,6 +225,17 @@ class InsuranceApiClient:
         raise UpstreamBadResponse(
             f"upstream answered an unexpected {status}", details={"upstream_status": status}
         )
+
+    def find_claim(self, *, idempotency_key: str) -> Claim | None:
+        """The claim upstream filed under this idempotency key, or None: the reconciler's
+        question about a filing whose answer was lost."""
+        query = urlencode({"idempotency_key": idempotency_key})
+        response = self._send("GET", f"/v1/claims?{query}")
+        try:
+            found = _claims_adapter().validate_python(_json(response))
+        except ValidationError as exc:
+            raise _bad_shape(response, exc) from None
+        return found[0] if found else None
 
 
 def _status_error(response: httpx.Response) -> InsuranceAgentError:
