@@ -49,6 +49,37 @@ def _audit_text(database_url: str, conversation_id: str | None = None) -> str:
     return stored + "\n" + "\n".join(json.dumps(r, ensure_ascii=False) for r in opened)
 
 
+def _opened_audit(database_url: str) -> str:
+    """Every audit row with its sealed personal fields opened: sealing hides a leak from the
+    raw scan above, not from a reader with the keys. Rows sealed under another wrapping (the
+    KMS tests') or erased are left as stored."""
+    from insurance_agent.personal_data import open_rows, wrapper_from_environment
+
+    wrapper = wrapper_from_environment()
+    opened = []
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        rows = conn.execute("SELECT payload, result FROM agent_interactions").fetchall()
+        for row in rows:
+            try:
+                opened.extend(open_rows(conn, [row], wrapper))
+            except Exception:  # noqa: BLE001 -- unreadable here: scanned as stored instead
+                opened.append(row)
+    return json.dumps(opened, default=str)
+
+
+def _opened_trail(database_url: str, conversation_id: str) -> str:
+    """The conversation's rows with their sealed personal fields opened (docs/audit.md), as
+    `ops trail` shows them: where redaction's markers must be found."""
+    from insurance_agent.personal_data import open_rows, wrapper_from_environment
+
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        rows = conn.execute(
+            "SELECT payload, result FROM agent_interactions WHERE conversation_id = %s",
+            (conversation_id,),
+        ).fetchall()
+        return json.dumps(open_rows(conn, rows, wrapper_from_environment()), default=str)
+
+
 @pytest.mark.after_all
 def test_no_secret_or_seeded_personal_value_in_logs_or_audit(
     app_login, database_url, fresh_reference
@@ -99,7 +130,7 @@ def test_no_secret_or_seeded_personal_value_in_logs_or_audit(
     assert '"requestContext"' in careless_logs
     assert '"level":"WARNING"' in careless_logs
     assert "error connecting in 'audit'" in careless_logs
-    trail = _audit_text(database_url, conversation)
+    trail = _opened_trail(database_url, conversation)
     for marker in ("[ssn]", "[email]", "[phone]", "[dob]"):
         assert marker in trail, marker
 
@@ -114,6 +145,7 @@ def test_no_secret_or_seeded_personal_value_in_logs_or_audit(
         "careless run's logs": careless_logs,
         "the suite's captured logs": suite_logs,
         "agent_interactions": audit,
+        "agent_interactions, opened": _opened_audit(database_url),
     }
     hits = [
         f"{name} in {where}"
