@@ -259,3 +259,18 @@ def test_bundles_written_to_disk_verify_with_a_key_file(log_db, write_rows, sign
     bundle_path = tmp_path / "b.json"
     bundle_path.write_text(json.dumps(_prove(log_db, row_id=ids[1])))
     assert verify_proof(bundle_path, str(path))[0].startswith("OK")
+
+
+def test_an_empty_trail_gets_a_checkpoint_of_size_zero_that_later_ones_extend(
+    log_db, write_rows, signer
+):
+    empty = _seal(log_db, signer)
+    assert empty.checkpoint is not None
+    assert empty.checkpoint.size == 0
+    held = _prove(log_db)
+    write_rows(3)
+    _seal(log_db, signer)
+    old_cp, new_cp = bundles.verify_consistency(
+        held, _prove(log_db, consistency_from=0), verifier_key(signer)
+    )
+    assert (old_cp.size, new_cp.size) == (0, 3)

@@ -158,7 +158,11 @@ def prove(
             latest_checkpoint(conn) if tree_size is None else checkpoint_at(conn, tree_size)
         )
         if checkpoint is None:
-            raise NotSealed("no checkpoint yet: run `python -m ops seal`")
+            raise NotSealed(
+                "no checkpoint yet: run `python -m ops seal`"
+                if tree_size is None
+                else f"no checkpoint of tree size {tree_size}"
+            )
         leaves = _leaf_hashes(conn, checkpoint.size)
         entry = None
         if row_id is not None:
