@@ -8,8 +8,10 @@ after it wrote the intent."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -181,3 +183,36 @@ def test_a_function_killed_after_the_intent_is_settled_as_not_filed(stack, log_d
     assert (result["outcome"], result["error_code"]) == ("error", NOT_FILED)
     assert result["intent_id"] == intent["id"]
     assert _upstream_claims(fresh_reference, upstream_idempotency_key("cust-7788", key)) == []
+
+
+def test_concurrent_reconcilers_write_one_result_row(stack, log_db, fresh_reference):
+    database, client = stack["database"], stack["client"]
+    services = Services(
+        upstream=DiesAfterTheIntent(client),  # type: ignore[arg-type]
+        audit=PostgresAuditStore(database),
+        idempotency=PostgresIdempotency(database, ttl_s=3600),
+    )
+    conversation, key = f"conv-{uuid.uuid4().hex[:10]}", f"key-{uuid.uuid4().hex}"
+    with pytest.raises(Killed):
+        create_claim(services, _ctx(conversation, key), ClaimRequest.model_validate(claim_body()))
+    settings = Settings(
+        database_url=log_db,
+        fastapi_insurance_base_url=fresh_reference.url,
+        fastapi_insurance_api_key=fresh_reference.api_key,
+    )
+    databases = [Database(settings, name=f"reconciler-{n}") for n in range(4)]
+    start = threading.Barrier(len(databases))
+
+    def one(db: Database) -> int:
+        start.wait()
+        report = reconcile(db, client, min_age=timedelta(0), conversation_id=conversation)
+        return len(report.settled)
+
+    try:
+        with ThreadPoolExecutor(len(databases)) as pool:
+            settled = list(pool.map(one, databases))
+    finally:
+        for db in databases:
+            db.close()
+    assert sum(settled) == 1
+    assert [r["outcome"] for r in _rows(log_db, conversation)] == ["pending", "error"]
