@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+
+@dataclass(frozen=True)
+class ClientContext:
+    """``context.client_context`` as the Python runtime builds it from the invoker's
+    ClientContext (base64 JSON with "custom", "env" and "client")."""
+
+    custom: dict[str, Any] | None = None
+    env: dict[str, Any] | None = None
+    client: Any = None
+
+    @classmethod
+    def from_header(cls, value: str | None) -> ClientContext | None:
+        """From the ``X-Amz-Client-Context`` an invoker sends (base64 JSON), or None."""
+        if not value:
+            return None
+        decoded = json.loads(base64.b64decode(value))
+        return cls(decoded.get("custom"), decoded.get("env"), decoded.get("client"))
 
 
 @dataclass
@@ -21,6 +40,10 @@ class LambdaContext:
     function_version: str = "$LATEST"
     log_group_name: str = "/aws/lambda/local"
     log_stream_name: str = "local"
+    # What the invoker put in its ClientContext: AgentCore Gateway's tool name and ids, or the
+    # state machine's door; None for API Gateway and plain invocations.
+    client_context: ClientContext | None = None
+    identity: Any = None
     _started: float = field(default_factory=time.monotonic)
 
     @property
@@ -100,3 +123,61 @@ def response_body(response: dict[str, Any]) -> bytes:
     if response.get("isBase64Encoded"):
         return base64.b64decode(body)
     return body.encode() if isinstance(body, str) else bytes(body)
+
+
+def agentcore_context(
+    function_name: str,
+    tool: str,
+    *,
+    gateway_id: str = "local-gateway",
+    mcp_message_id: str | int = 1,
+    timeout_s: float = 10.0,
+) -> LambdaContext:
+    """The context AgentCore Gateway gives a Lambda target for ``tool`` (``<target>___<tool>``):
+    its ids in ``client_context.custom`` (AgentCore developer guide, "Add a Lambda target")."""
+    request_id = str(uuid.uuid4())
+    target = tool.partition("___")[0]
+    return LambdaContext(
+        function_name=function_name,
+        timeout_s=timeout_s,
+        client_context=ClientContext(
+            custom={
+                "bedrockAgentCoreMessageVersion": "1.0",
+                "bedrockAgentCoreAwsRequestId": request_id,
+                "bedrockAgentCoreMcpMessageId": str(mcp_message_id),
+                "bedrockAgentCoreGatewayId": gateway_id,
+                "bedrockAgentCoreTargetId": f"{target}-target",
+                "bedrockAgentCoreToolName": tool,
+            }
+        ),
+    )
+
+
+def interceptor_request_event(body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    """What Gateway sends a REQUEST interceptor configured with passRequestHeaders (AgentCore
+    developer guide, "Types of interceptors")."""
+    return {
+        "interceptorInputVersion": "1.0",
+        "mcp": {
+            "rawGatewayRequest": {"body": json.dumps(body)},
+            "gatewayRequest": {
+                "path": "/mcp",
+                "httpMethod": "POST",
+                "headers": headers,
+                "body": body,
+            },
+        },
+    }
+
+
+def interceptor_response_event(
+    request_body: dict[str, Any], response_body: dict[str, Any], status: int = 200
+) -> dict[str, Any]:
+    """What Gateway sends a RESPONSE interceptor: the request and the response it would give."""
+    return {
+        "interceptorInputVersion": "1.0",
+        "mcp": {
+            "gatewayRequest": {"path": "/mcp", "httpMethod": "POST", "body": request_body},
+            "gatewayResponse": {"statusCode": status, "body": response_body},
+        },
+    }

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
-from devstack.events import LambdaContext
+from devstack.events import ClientContext, LambdaContext
 
 if TYPE_CHECKING:
     from moto.core.config import DefaultConfig
@@ -48,6 +48,13 @@ def error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
         "requestId": request_id,
         "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__)),
     }
+
+
+def _header(headers: Any, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if str(key).lower() == name:
+            return str(value)
+    return None
 
 
 @contextmanager
@@ -80,7 +87,11 @@ def lambda_bridge(
             throttled.code = 429
             raise throttled
         invoked.append(function.function_name)
-        context = LambdaContext(function_name=function.function_name, timeout_s=function.timeout)
+        context = LambdaContext(
+            function_name=function.function_name,
+            timeout_s=function.timeout,
+            client_context=ClientContext.from_header(_header(headers, "x-amz-client-context")),
+        )
         event = json.loads(body) if body else {}
         try:
             result = handler(event, context)

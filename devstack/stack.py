@@ -7,6 +7,7 @@ a discovered PostgreSQL, migrated; the reference insurance service on a loopback
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import socket
@@ -21,7 +22,8 @@ import httpx
 import psycopg
 
 from devstack import migrate
-from devstack.postgres import FoundPostgres, find_postgres, with_database
+from devstack.pg_urls import database_of, with_database
+from devstack.postgres import FoundPostgres, find_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +36,9 @@ def free_port() -> int:
 
 
 def ensure_database(server_url: str, name: str) -> str:
-    with psycopg.connect(server_url, autocommit=True) as conn:
+    """``name`` on the server at ``server_url`` (created when absent), as a URL."""
+    # Through the maintenance database: the one the URL names may be the one to create.
+    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
@@ -63,6 +67,10 @@ class ReferenceService:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        # A log with nothing in it tells nothing: leave none behind.
+        with contextlib.suppress(OSError):
+            if self.log_path.stat().st_size == 0:
+                self.log_path.unlink()
 
     def restart(self) -> None:
         self.stop()
@@ -118,6 +126,7 @@ class Stack:
     postgres: FoundPostgres
     database_url: str
     reference: ReferenceService
+    mcp_caller_key: str = dataclasses.field(default_factory=lambda: secrets.token_urlsafe(32))
 
     def function_env(self) -> dict[str, str]:
         """What the functions read, pointed at this stack (the dev key, not Secrets Manager)."""
@@ -127,6 +136,8 @@ class Stack:
             "DB_IAM_AUTH": "false",
             "FASTAPI_INSURANCE_BASE_URL": self.reference.url,
             "FASTAPI_INSURANCE_API_KEY": self.reference.api_key,
+            # Signs MCP caller assertions (interceptor -> tool functions); new every run.
+            "MCP_CALLER_KEY": self.mcp_caller_key,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_DEV": "false",
@@ -146,10 +157,20 @@ def stack_on(
         reference.stop()
 
 
+DEFAULT_DATABASE = "insurance_agent"
+
+
+def chosen_database(explicit: str | None = None) -> str:
+    """The database `make run` uses: the one asked for, else DATABASE_URL's, else the default."""
+    url = os.environ.get("DATABASE_URL")
+    return explicit or (database_of(url) if url else None) or DEFAULT_DATABASE
+
+
 @contextlib.contextmanager
 def local_stack(
-    database: str = "insurance_agent", *, reference_port: int | None = None, reset: bool = False
+    database: str | None = None, *, reference_port: int | None = None, reset: bool = False
 ) -> Iterator[Stack]:
+    database = chosen_database(database)
     found = find_postgres()
     try:
         url = ensure_database(found.url, database)

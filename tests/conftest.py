@@ -25,6 +25,10 @@ from devstack.stack import ReferenceService, start_reference_service
 pytest_plugins = ("tests.trust.suite_logs",)
 
 
+# The key the session's interceptor and tool functions share (MCP caller assertions).
+MCP_CALLER_KEY = uuid.uuid4().hex + uuid.uuid4().hex
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[FoundPostgres]:
     found = find_postgres()
@@ -54,6 +58,7 @@ def function_env(database_url: str, reference: ReferenceService) -> Iterator[dic
         "DATABASE_URL": database_url,
         "FASTAPI_INSURANCE_BASE_URL": reference.url,
         "FASTAPI_INSURANCE_API_KEY": reference.api_key,
+        "MCP_CALLER_KEY": MCP_CALLER_KEY,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_SERVICE_NAME": "insurance-agent-api-test",
@@ -83,6 +88,16 @@ def fresh_reference(reference: ReferenceService) -> Iterator[ReferenceService]:
     yield reference
     with reference.admin() as admin:
         admin.delete("/_admin/faults")
+
+
+@pytest.fixture
+def reference_without_dedup(fresh_reference: ReferenceService) -> ReferenceService:
+    """The reference service filing every POST /v1/claims, even under a key it has seen: a
+    test that expects one claim then proves our idempotency layer, not upstream's, kept it to
+    one. (``/_admin/reset`` turns deduplication back on for the next test.)"""
+    with fresh_reference.admin() as admin:
+        admin.post("/_admin/dedup", json={"enabled": False}).raise_for_status()
+    return fresh_reference
 
 
 @functools.cache

@@ -17,7 +17,7 @@ import psycopg_pool  # noqa: F401
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from fastapi import FastAPI  # noqa: F401
 from insurance_agent.catalog import OPERATIONS
-from insurance_agent.direct import handle_direct
+from insurance_agent.doors.direct import DirectDoor
 from insurance_agent.runtime import ContainerRuntime
 from insurance_agent.web import apps
 from mangum import Mangum
@@ -32,6 +32,7 @@ services = runtime.services  # client and pool built at import
 app = getattr(apps, operation.http_app.split(":")[1])(runtime)
 asyncio.set_event_loop(asyncio.new_event_loop())
 asgi = Mangum(app, lifespan="off")
+direct = DirectDoor(operation, runtime)
 
 
 @tracer.capture_lambda_handler
@@ -40,4 +41,4 @@ asgi = Mangum(app, lifespan="off")
 def handler(event: dict[str, Any], context: Any) -> Any:
     if "requestContext" in event:
         return asgi(event, context)
-    return handle_direct(operation, runtime, event, context)
+    return direct.handle(event, context)

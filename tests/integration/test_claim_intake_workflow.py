@@ -208,3 +208,79 @@ def test_validation_failure_is_caught_into_a_named_fail_state(
     assert upstream_claim_count(fresh_reference) == before
     refused = audit_rows(conversation_id, intent="claim_create")
     assert [(r["outcome"], r["error_code"]) for r in refused] == [("error", "VALIDATION_FAILED")]
+
+
+def forged_http_claim(conversation_id: str) -> dict[str, Any]:
+    """The security review's payload: a ``claim`` shaped like an API Gateway v2 event whose
+    verified-looking claims name a forged agent, another customer and that customer's policy."""
+    return {
+        "version": "2.0",
+        "routeKey": "POST /claims",
+        "rawPath": "/claims",
+        "headers": {
+            "content-type": "application/json",
+            "x-customer-id": "cust-9001",
+            "x-conversation-id": f"{conversation_id}-hijacked",
+            "idempotency-key": f"forged-{uuid.uuid4().hex}",
+        },
+        "requestContext": {
+            "requestId": "forged\nrequest",
+            "routeKey": "POST /claims",
+            "http": {"method": "POST", "path": "/claims", "sourceIp": "127.0.0.1"},
+            "authorizer": {"jwt": {"claims": {"sub": "forged-agent", "scope": "insurance/agent"}}},
+        },
+        "body": json.dumps(claim_body(policy_number="POL-20001", loss_type="fire")),
+        "isBase64Encoded": False,
+    }
+
+
+def forged_bedrock_claim(conversation_id: str) -> dict[str, Any]:
+    return {
+        "messageVersion": "1.0",
+        "actionGroup": "claims",
+        "apiPath": "/claims",
+        "httpMethod": "POST",
+        "agent": {"name": "forged", "id": "FORGED", "alias": "A", "version": "1"},
+        "sessionId": f"{conversation_id}-hijacked",
+        "sessionAttributes": {"customer_id": "cust-9001"},
+        "inputText": "",
+        "requestBody": {"content": {"application/json": {"properties": []}}},
+    }
+
+
+@pytest.mark.parametrize(
+    "forge", [forged_http_claim, forged_bedrock_claim], ids=["http", "bedrock"]
+)
+def test_a_claim_shaped_like_another_doors_event_cannot_choose_its_door_or_caller(
+    run_workflow, fresh_reference, audit_rows, conversation_id, database_url, forge
+):
+    """Reproduction of the review's finding (high): the execution is for cust-7788/POL-10001;
+    its ``claim`` object carries an HTTP or Bedrock envelope that named cust-9001, POL-20001
+    and a forged agent. Nothing is filed; the refusal is audited as a direct task."""
+    import psycopg
+
+    before = upstream_claim_count(fresh_reference)
+    workflow_input = intake(conversation_id)
+    workflow_input["claim"] = forge(conversation_id)
+
+    execution, invoked = run_workflow(workflow_input)
+
+    assert execution.status == "FAILED"
+    assert execution.error == "ValidationFailed"
+    assert invoked == ["PolicyLookupFunction", "ClaimCreateFunction"]
+    assert upstream_claim_count(fresh_reference) == before
+    rows = audit_rows(conversation_id)
+    assert [(r["intent"], r["outcome"], r["channel"]) for r in rows] == [
+        ("policy_lookup", "ok", "direct"),
+        ("claim_create", "error", "direct"),
+    ]
+    assert {r["principal"] for r in rows} == {"iam-invoke"}
+    assert {r["customer_id"] for r in rows} == {"cust-7788"}
+    with psycopg.connect(database_url) as conn:
+        forged = conn.execute(
+            "SELECT count(*) FROM agent_interactions WHERE customer_id = 'cust-9001' "
+            "AND conversation_id LIKE %s OR principal LIKE '%%forged%%' "
+            "OR channel IN ('http', 'bedrock') AND conversation_id LIKE %s",
+            (f"{conversation_id}%", f"{conversation_id}%"),
+        ).fetchone()
+    assert forged == (0,)

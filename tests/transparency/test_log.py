@@ -151,8 +151,8 @@ def test_a_row_edited_after_sealing_fails_verification(log_db, write_rows, signe
     # Edited with its chain hash recomputed too: the leaf no longer matches the signed tree.
     as_migrator(
         log_db,
-        "UPDATE agent_interactions a SET row_hash = encode(sha256(convert_to("
-        "a.prev_hash || agent_interactions_canonical(a), 'UTF8')), 'hex') WHERE id = %s",
+        "UPDATE agent_interactions a SET row_hash = encode(sha256(convert_to(a.prev_hash || "
+        "agent_interactions_canonical_v2(a), 'UTF8')), 'hex') WHERE id = %s",
         (ids[1],),
     )
     with pytest.raises(bundles.VerificationError, match="inclusion proof"):

@@ -29,6 +29,20 @@ LAMBDA_SERVICE_ERRORS = {
 FUNCTIONS = {"PolicyLookupFunction", "ClaimCreateFunction", "ClaimSummaryFunction"}
 
 
+def _task_models() -> dict[str, Any]:
+    from insurance_agent.models import ClaimCreateTask, ClaimSummaryTask, PolicyLookupTask
+
+    return {
+        "${PolicyLookupFunctionArn}": PolicyLookupTask,
+        "${ClaimCreateFunctionArn}": ClaimCreateTask,
+        "${ClaimSummaryFunctionArn}": ClaimSummaryTask,
+    }
+
+
+TASK_MODELS = _task_models()
+CLAIM_FIELDS = ("loss_date", "loss_type", "description", "amount_claimed", "loss_location")
+
+
 def error_classes() -> dict[str, Any]:
     """Every error class of the layer, including subclasses defined outside errors.py."""
     import insurance_agent
@@ -107,11 +121,25 @@ def test_every_non_retryable_error_is_caught_by_name_into_a_fail_state(definitio
 
 
 def test_the_create_step_carries_the_workflow_idempotency_key(definition):
-    states = definition["States"]
-    prepare = states["PrepareClaim"]
-    assert prepare["Parameters"]["idempotency_key.$"] == "$.idempotency_key"
-    payload = states["FileClaim"]["Parameters"]["Payload.$"]
-    assert payload == f"States.JsonMerge($.claim, {prepare['ResultPath']}, false)"
+    payload = definition["States"]["FileClaim"]["Parameters"]["Payload"]
+    assert payload["idempotency_key.$"] == "$.idempotency_key"
+
+
+def test_every_task_is_built_from_named_fields_and_says_its_door(definition):
+    """No task relays an object whole (a relayed envelope must never pick the door or the
+    caller), and every invocation tells the function it is a direct task."""
+    import base64
+
+    from insurance_agent.doors import DOOR_KEY
+
+    for name, state in tasks(definition).items():
+        params = state["Parameters"]
+        assert "Payload.$" not in params, name
+        context = json.loads(base64.b64decode(params["ClientContext"]))
+        assert context == {"custom": {DOOR_KEY: "direct"}}, name
+        payload = params["Payload"]
+        model = TASK_MODELS[state["Parameters"]["FunctionName"]]
+        assert {k.removesuffix(".$") for k in payload} <= set(model.model_fields), name
 
 
 def test_placeholders_are_exactly_the_template_substitutions_of_the_three_functions():
@@ -121,7 +149,7 @@ def test_placeholders_are_exactly_the_template_substitutions_of_the_three_functi
     assert set(targets.values()) == FUNCTIONS
 
 
-def test_the_state_machine_role_may_invoke_exactly_the_three_functions():
+def test_the_state_machine_role_may_invoke_exactly_the_three_live_aliases():
     resources = load_template()["Resources"]
     machine = resources[STATE_MACHINE_ID]["Properties"]
     role_id = machine["Role"]["Fn::GetAtt"][0]
@@ -130,12 +158,16 @@ def test_the_state_machine_role_may_invoke_exactly_the_three_functions():
         for policy in resources[role_id]["Properties"]["Policies"]
         for s in policy["PolicyDocument"]["Statement"]
     ]
-    assert [s["Action"] for s in statements] == ["lambda:InvokeFunction"]
-    allowed = statements[0]["Resource"]
-    expected = []
-    for function in sorted(FUNCTIONS):
-        expected += [{"Fn::GetAtt": [function, "Arn"]}, {"Fn::Sub": f"${{{function}.Arn}}:*"}]
+    invoking = [s for s in statements if "lambda:InvokeFunction" in json.dumps(s["Action"])]
+    assert [s["Action"] for s in invoking] == ["lambda:InvokeFunction"]
+    allowed = invoking[0]["Resource"]
+    # The aliases only: not $LATEST (no provisioned concurrency there), not other versions.
+    expected = [{"Ref": f"{function}.Alias"} for function in sorted(FUNCTIONS)]
     assert sorted(map(json.dumps, allowed)) == sorted(map(json.dumps, expected))
+    # Everything else the role may do is Step Functions' log delivery and X-Ray.
+    others = {a for s in statements if s not in invoking for a in s["Action"]}
+    assert others
+    assert all(a.startswith(("logs:", "xray:")) for a in others)
 
 
 def asl_validator(path: Path) -> subprocess.CompletedProcess[str]:
@@ -167,8 +199,15 @@ def test_the_example_input_makes_valid_tasks_for_each_step(definition):
     from devstack.run_workflow import DEFAULT_INPUT
 
     example = json.loads(DEFAULT_INPUT.read_text())
-    caller_fields = definition["States"]["PrepareClaim"]["Parameters"]
-    caller = {name.removesuffix(".$"): example[name.removesuffix(".$")] for name in caller_fields}
+    payload = definition["States"]["FileClaim"]["Parameters"]["Payload"]
+    scope = example | {"prepared": {"fields": dict.fromkeys(CLAIM_FIELDS) | example["claim"]}}
+
+    def resolve(path: str) -> object:
+        value: object = scope
+        for part in path.removeprefix("$.").split("."):
+            assert isinstance(value, dict)
+            value = value[part]
+        return value
 
     PolicyLookupTask.model_validate({k: example[k] for k in PolicyLookupTask.model_fields})
-    ClaimCreateTask.model_validate(example["claim"] | caller)  # what States.JsonMerge builds
+    ClaimCreateTask.model_validate({k.removesuffix(".$"): resolve(v) for k, v in payload.items()})

@@ -34,6 +34,8 @@ class Operation:
     http_app: str
     method: str
     route: str
+    # The MCP tool's name (AgentCore Gateway prefixes it with the target's: <target>___<tool>).
+    tool: str
     # What the HTTP route answers on success; the Bedrock door answers the same.
     success_status: int = 200
 
@@ -50,6 +52,7 @@ POLICY_LOOKUP = Operation(
     http_app="insurance_agent.web.apps:policy_lookup_app",
     method="GET",
     route="/policies/{policy_number}",
+    tool="lookup_policy",
 )
 
 CLAIM_CREATE = Operation(
@@ -60,6 +63,7 @@ CLAIM_CREATE = Operation(
     http_app="insurance_agent.web.apps:claim_create_app",
     method="POST",
     route="/claims",
+    tool="file_claim",
     success_status=201,
 )
 
@@ -71,6 +75,7 @@ CLAIM_SUMMARY = Operation(
     http_app="insurance_agent.web.apps:claim_summary_app",
     method="POST",
     route="/agent/claim-summary",
+    tool="get_claim_summary",
 )
 
 OPERATIONS: dict[str, Operation] = {

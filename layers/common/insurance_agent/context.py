@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from insurance_agent.models import ConversationId, CustomerId
 from insurance_agent.principal import Principal
 
-Channel = Literal["http", "direct", "bedrock"]
+Channel = Literal["http", "direct", "bedrock", "mcp"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ class CallContext:
     # Who acted: the verified token's holder on HTTP, the invoking service on direct calls.
     principal: Principal | None = None
     idempotency_key: str | None = None
+    # An MCP call's AgentCore Gateway ids (tool, gateway, target, MCP message): recorded with
+    # what was asked, so a reviewer can match the row to the gateway's own logs.
+    gateway: Mapping[str, str] | None = None
 
 
 _CALLER_IDS: dict[str, TypeAdapter[str]] = {

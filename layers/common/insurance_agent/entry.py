@@ -1,48 +1,49 @@
-"""The Lambda entry point every function shares: one handler, three doors.
+"""The Lambda entry point every function shares: one handler, one door per kind of invoker.
 
-- API Gateway HTTP API (v2) events go through Mangum to the function's FastAPI app, which is
-  imported on the first HTTP event only.
-- Bedrock Agent action-group events are answered in Bedrock's response format.
-- Anything else is a direct invocation (Step Functions, scripts): a JSON task.
+The door is chosen by ``doors.door_kind`` from what the invoker controls (see doors/); each door
+is built on its first event, so a container serving only Step Functions never imports FastAPI.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
-import importlib
 import json
 import os
 from collections.abc import Callable
 from typing import Any
 
 from insurance_agent.catalog import Operation
-from insurance_agent.context import CallContext, refusal_context
-from insurance_agent.direct import handle_direct
-from insurance_agent.errors import (
-    AuditUnavailable,
-    InsuranceAgentError,
-    PayloadTooLarge,
-    ValidationFailed,
-)
-from insurance_agent.json_body import check_json_body
+from insurance_agent.context import CallContext
+from insurance_agent.doors import DoorKind, door_kind, foreign_source
+from insurance_agent.doors.base import Door, envelope_text
+from insurance_agent.errors import UnsupportedEventSource
 from insurance_agent.observability import logger, metrics
 from insurance_agent.operations import record_refusal
-from insurance_agent.principal import jwt_context, refused_principal
 from insurance_agent.redaction import mask_event
 from insurance_agent.runtime import ContainerRuntime
 
 LambdaHandler = Callable[[Any, Any], Any]
 
+# Kept for the tests and tools that ask which door an event would take.
+event_kind = door_kind
 
-def event_kind(event: Any) -> str:
-    if isinstance(event, dict):
-        if "actionGroup" in event and "messageVersion" in event:
-            return "bedrock"
-        if isinstance(event.get("requestContext"), dict) and "routeKey" in event:
-            return "http"
-    return "direct"
+
+def _door_class(kind: DoorKind) -> type[Door]:
+    # Imported on a door's first event only.
+    if kind == "http":
+        from insurance_agent.doors.http import HttpDoor
+
+        return HttpDoor
+    if kind == "mcp":
+        from insurance_agent.doors.agentcore import McpDoor
+
+        return McpDoor
+    if kind == "bedrock":
+        from insurance_agent.doors.bedrock import BedrockDoor
+
+        return BedrockDoor
+    from insurance_agent.doors.direct import DirectDoor
+
+    return DirectDoor
 
 
 class FunctionEntry:
@@ -51,99 +52,67 @@ class FunctionEntry:
     def __init__(self, operation: Operation, runtime: ContainerRuntime | None = None) -> None:
         self.operation = operation
         self.runtime = runtime or ContainerRuntime()
-        self._http: LambdaHandler | None = None
+        self._doors: dict[DoorKind, Door] = {}
 
     def handler(self, event: Any, context: Any) -> Any:
-        kind = event_kind(event)
+        kind = door_kind(event, context)
         logger.append_keys(intent=self.operation.intent, channel=kind)
         self.runtime.begin_invocation(context)
-        if kind == "http":
-            return self._handle_http(event, context)
-        if kind == "bedrock":
-            # Imported on the first Bedrock event only, like the FastAPI app for HTTP.
-            from insurance_agent.bedrock import handle_bedrock
+        if kind == "unsupported":
+            return self._unsupported(event, context)
+        return self.door(kind).handle(event, context)
 
-            return handle_bedrock(self.operation, self.runtime, event, context)
-        return handle_direct(self.operation, self.runtime, event, context)
+    def door(self, kind: DoorKind) -> Door:
+        door = self._doors.get(kind)
+        if door is None:
+            door = self._doors[kind] = _door_class(kind)(self.operation, self.runtime)
+        return door
 
     def http_app(self) -> Any:
-        module_name, factory = self.operation.http_app.split(":")
-        return getattr(importlib.import_module(module_name), factory)(self.runtime)
+        from insurance_agent.doors.http import HttpDoor
 
-    def _handle_http(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        request_id = str((event.get("requestContext") or {}).get("requestId") or "unknown")
-        try:
-            self._check_body(event)
-        except ValidationFailed as error:
-            return self._refuse(error, event, request_id, context)
-        if self._http is None:
-            from mangum import Mangum
+        door = self.door("http")
+        assert isinstance(door, HttpDoor)
+        return door.fastapi_app()
 
-            # Mangum asks asyncio for the thread's loop at every call; give the container one
-            # up front (Python 3.12 deprecates creating it implicitly).
-            asyncio.set_event_loop(asyncio.new_event_loop())
-            self._http = Mangum(self.http_app(), lifespan="off")
-        response: dict[str, Any] = self._http(event, context)
-        response.setdefault("headers", {})["x-request-id"] = request_id
-        return response
-
-    def _check_body(self, event: dict[str, Any]) -> None:
-        """Refuse, before the framework reads it, a body too large or not sound JSON."""
-        body = event.get("body") or ""
-        if event.get("isBase64Encoded"):
-            try:
-                raw = base64.b64decode(body, validate=True)
-            except binascii.Error:
-                raise ValidationFailed("request body is not valid base64") from None
-        else:
-            raw = body.encode("utf-8", "surrogatepass")
-        limit = self.runtime.settings.max_body_bytes
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"request body exceeds {limit} bytes", details={"limit": limit})
-        if raw and self.operation.method != "GET":
-            check_json_body(raw, _headers(event).get("content-type"))
-
-    def _refuse(
-        self, error: InsuranceAgentError, event: dict[str, Any], request_id: str, context: Any
-    ) -> dict[str, Any]:
-        """Answer, and audit, a request refused before it reached the function's app."""
-        ctx = refusal_context(
-            CallContext(
-                request_id=request_id,
-                function_name=getattr(context, "function_name", "unknown"),
-                channel="http",
-                principal=refused_principal(jwt_context(event)),
-            ),
-            _headers(event),
+    def _unsupported(self, event: Any, context: Any) -> Any:
+        """Refuse, audited, an event from a service the functions are not served through: an
+        HTTP-style source gets a 400 answer it can relay, any other an error it reports."""
+        source = foreign_source(event) or "an unknown source"
+        error = UnsupportedEventSource(
+            f"{self.operation.intent} is not served to {source}: call it through the HTTP API, "
+            "AgentCore Gateway (MCP), Step Functions or a direct invocation",
+            details={"source": source},
         )
-        http = (event.get("requestContext") or {}).get("http") or {}
-        payload = {"method": http.get("method"), "path": event.get("rawPath")}
-        if "errors" in error.details:
-            payload["errors"] = error.details["errors"]
-        try:
-            record_refusal(self.runtime.services.audit, ctx, self.operation.intent, payload, error)
-        except AuditUnavailable as audit_error:
-            error = audit_error
-        return {
-            "statusCode": error.status,
-            "headers": {"content-type": "application/json", "x-request-id": request_id},
-            "body": json.dumps(error.body(request_id)),
-            "isBase64Encoded": False,
-        }
+        request_id = envelope_text(getattr(context, "aws_request_id", None)) or "unknown"
+        ctx = CallContext(
+            request_id=request_id,
+            function_name=str(getattr(context, "function_name", "unknown")),
+            channel="direct",
+        )
+        record_refusal(
+            self.runtime.services.audit, ctx, self.operation.intent, {"source": source}, error
+        )
+        if isinstance(event, dict) and isinstance(event.get("requestContext"), dict):
+            return {
+                "statusCode": error.status,
+                "headers": {"content-type": "application/json", "x-request-id": request_id},
+                "body": json.dumps(error.body(request_id)),
+                "isBase64Encoded": False,
+            }
+        error.args = (f"{error.code}: {error.message}",)
+        raise error
 
 
-def _headers(event: dict[str, Any]) -> dict[str, Any]:
-    """An HTTP API event's headers by lower-case name (API Gateway lower-cases them; a hand-made
-    event may not)."""
-    return {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
-
-
-def lambda_handler(operation: Operation) -> LambdaHandler:
-    """Build a function's ``handler``: Powertools context in the logs, metrics flushed."""
-    entry = FunctionEntry(operation)
+def _log_event_switch() -> bool:
     # POWERTOOLS_LOGGER_LOG_EVENT is honoured here rather than by Powertools, which would log
     # the raw event (Authorization header included): the event is masked first.
-    log_event = os.environ.get("POWERTOOLS_LOGGER_LOG_EVENT", "false").lower() in ("1", "true")
+    return os.environ.get("POWERTOOLS_LOGGER_LOG_EVENT", "false").lower() in ("1", "true")
+
+
+def _instrumented(handle: LambdaHandler) -> LambdaHandler:
+    """``handle`` with Powertools context in the logs and metrics flushed."""
+    log_event = _log_event_switch()
 
     @metrics.log_metrics
     @logger.inject_lambda_context(clear_state=True, log_event=False)
@@ -151,7 +120,24 @@ def lambda_handler(operation: Operation) -> LambdaHandler:
         metrics.add_metric(name="Invocations", unit="Count", value=1)
         if log_event:
             logger.info({"event": mask_event(event)})
-        return entry.handler(event, context)
+        return handle(event, context)
 
+    return handler
+
+
+def lambda_handler(operation: Operation) -> LambdaHandler:
+    """Build a function's ``handler``."""
+    entry = FunctionEntry(operation)
+    handler = _instrumented(entry.handler)
     handler.entry = entry  # type: ignore[attr-defined]  # for tests and the local server
+    return handler
+
+
+def interceptor_handler() -> LambdaHandler:
+    """Build the AgentCore Gateway interceptor function's ``handler``."""
+    from insurance_agent.doors.interceptor import GatewayInterceptor
+
+    interceptor = GatewayInterceptor()
+    handler = _instrumented(interceptor.handler)
+    handler.interceptor = interceptor  # type: ignore[attr-defined]
     return handler

@@ -1,35 +1,57 @@
 """Working state that expires: idempotency records past their TTL, deleted in small batches.
+Run by ``python -m ops purge-idempotency`` and by the scheduled IdempotencyPurgeFunction.
 
-An expired record is already dead to the functions (the next request with its key takes it
-over in place); purging only keeps the table from growing with keys nobody sends again. Each
-batch is its own short statement, so its row locks are held briefly while the functions write.
-Run by ``python -m ops purge-idempotency`` and by the scheduled housekeeping function.
+An expired record is already dead to the functions (the next request with its key takes it over
+in place); the purge keeps the table from growing with keys nobody sends again, and keeps no
+answer (sealed as they are, see ``idempotency_store``) longer than its TTL. It is safe while the
+functions serve:
+
+- it deletes in batches, so each statement holds its row locks briefly;
+- it skips rows another transaction holds (a function taking the key over right now) and
+  re-checks the expiry on the row it deletes, so a record taken over after it was chosen, with a
+  new expiry, is never deleted under the function that holds it (which could then let a second
+  request with the same key file again);
+- the cutoff is the database's clock minus a grace period: the functions stamp expiries with
+  their own clocks, and a small skew must not delete a record a function still replays.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 
-from insurance_agent.models import utc_now
+GRACE = timedelta(minutes=5)
 
 PURGE_SQL = """
-DELETE FROM idempotency_records WHERE idempotency_key IN (
-    SELECT idempotency_key FROM idempotency_records WHERE expires_at < %s LIMIT %s
+DELETE FROM idempotency_records
+WHERE idempotency_key IN (
+    SELECT idempotency_key FROM idempotency_records
+    WHERE expires_at < %(cutoff)s
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
 )
+AND expires_at < %(cutoff)s
 """
 
 
 def purge_expired_idempotency(
-    conn: psycopg.Connection[Any], *, now: datetime | None = None, batch: int = 5000
+    conn: psycopg.Connection[Any],
+    *,
+    now: datetime | None = None,
+    batch: int = 5000,
+    grace: timedelta = GRACE,
 ) -> int:
-    """Delete the records that expired before ``now`` (autocommit connection); how many went."""
-    cutoff = now or utc_now()
+    """Delete the records that expired more than ``grace`` before ``now`` (default: the
+    database's clock), on an autocommit connection; how many went."""
+    if now is None:
+        (now,) = conn.execute("SELECT now()").fetchone()  # type: ignore[misc]
+    assert now is not None
+    cutoff = now - grace
     purged = 0
     while True:
-        deleted = conn.execute(PURGE_SQL, (cutoff, batch)).rowcount
+        deleted = conn.execute(PURGE_SQL, {"cutoff": cutoff, "batch": batch}).rowcount
         purged += deleted
         if deleted < batch:
             return purged

@@ -2,7 +2,8 @@
 
 On HTTP the caller is whoever API Gateway's JWT authorizer verified: the functions read the
 claims it passes in ``requestContext.authorizer.jwt`` and nothing a caller can set in a header.
-Two kinds of token holder are served:
+Through MCP it is whoever AgentCore Gateway verified, as our interceptor asserts it
+(doors/caller_assertion.py). Two kinds of token holder are served:
 
 - a **customer** (a ``customer_id`` claim) acts only on its own policies and claims;
 - an **agent** (the ``insurance/agent`` scope) acts for any customer, but names the customer
@@ -11,6 +12,9 @@ Two kinds of token holder are served:
 A token with a ``customer_id`` claim is a customer's even if it also carries the agent scope:
 the narrower reading wins. Direct invocations (Step Functions) and Bedrock action groups are
 let in by IAM; they act for the customer their input names and are audited with their caller.
+
+Which claims say what is configurable (``ClaimNames``, from settings): a Cognito ID token
+carries the customer as ``custom:customer_id``, another provider under another name.
 """
 
 from __future__ import annotations
@@ -30,6 +34,19 @@ _CUSTOMER_ID = re.compile(CUSTOMER_ID_PATTERN)
 _SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@|+-]{0,127}$")
 
 Kind = Literal["customer", "agent", "iam", "bedrock-agent", "unscoped"]
+
+
+@dataclass(frozen=True)
+class ClaimNames:
+    """Which token claims name the customer and the subject, and which scope makes an agent."""
+
+    customer_id: str = "customer_id"
+    # The first of these that is present and well-formed is the subject.
+    subject: tuple[str, ...] = ("sub", "client_id")
+    agent_scope: str = AGENT_SCOPE
+
+
+DEFAULT_CLAIM_NAMES = ClaimNames()
 
 
 @dataclass(frozen=True)
@@ -81,16 +98,22 @@ def scopes_of(jwt: Mapping[str, Any]) -> frozenset[str]:
         found.update(str(s) for s in listed)
     claims = jwt.get("claims")
     if isinstance(claims, Mapping):
-        for name in ("scope", "scp"):
-            value = claims.get(name)
-            if isinstance(value, str):
-                found.update(value.strip("[]").split())
-            elif isinstance(value, list):
-                found.update(str(s) for s in value)
+        found.update(scopes_in_claims(claims))
     return frozenset(found)
 
 
-def principal_from_jwt(jwt: Any) -> Principal:
+def scopes_in_claims(claims: Mapping[str, Any]) -> frozenset[str]:
+    found: set[str] = set()
+    for name in ("scope", "scp"):
+        value = claims.get(name)
+        if isinstance(value, str):
+            found.update(value.strip("[]").split())
+        elif isinstance(value, list):
+            found.update(str(s) for s in value)
+    return frozenset(found)
+
+
+def principal_from_jwt(jwt: Any, names: ClaimNames = DEFAULT_CLAIM_NAMES) -> Principal:
     """The principal a verified token stands for.
 
     ``jwt`` is ``requestContext.authorizer.jwt`` of an API Gateway HTTP API event. No claims
@@ -100,34 +123,41 @@ def principal_from_jwt(jwt: Any) -> Principal:
     claims = jwt.get("claims") if isinstance(jwt, Mapping) else None
     if not isinstance(claims, Mapping) or not claims:
         raise Unauthorized("no verified identity on the request")
-    subject = _subject(claims)
+    return principal_from_claims(claims, scopes_of(jwt), names)
+
+
+def principal_from_claims(
+    claims: Mapping[str, Any], scopes: frozenset[str], names: ClaimNames = DEFAULT_CLAIM_NAMES
+) -> Principal:
+    """The principal verified claims stand for: a customer, an agent, or 403."""
+    subject = _subject(claims, names)
     if subject is None:
         raise Forbidden("the token names no subject")
-    customer_id = claims.get("customer_id")
+    customer_id = claims.get(names.customer_id)
     if customer_id is not None:
         if not isinstance(customer_id, str) or not _CUSTOMER_ID.fullmatch(customer_id):
-            raise Forbidden("the token's customer_id claim is not a customer id")
+            raise Forbidden(f"the token's {names.customer_id} claim is not a customer id")
         return Principal.customer(subject, customer_id)
-    if AGENT_SCOPE in scopes_of(jwt):
+    if names.agent_scope in scopes:
         return Principal.agent(subject)
-    raise Forbidden(f"the token names no customer and does not carry the {AGENT_SCOPE} scope")
+    raise Forbidden(f"the token names no customer and does not carry the {names.agent_scope} scope")
 
 
-def refused_principal(jwt: Any) -> Principal | None:
+def refused_principal(jwt: Any, names: ClaimNames = DEFAULT_CLAIM_NAMES) -> Principal | None:
     """Who a refused request's token says it is, for the audit of the refusal; never raises."""
     try:
-        return principal_from_jwt(jwt)
+        return principal_from_jwt(jwt, names)
     except Unauthorized:
         return None
     except Forbidden:
         claims = jwt.get("claims") if isinstance(jwt, Mapping) else None
-        subject = _subject(claims) if isinstance(claims, Mapping) else None
+        subject = _subject(claims, names) if isinstance(claims, Mapping) else None
         return Principal("unscoped", f"unscoped:{subject or '?'}")
 
 
-def _subject(claims: Mapping[str, Any]) -> str | None:
+def _subject(claims: Mapping[str, Any], names: ClaimNames) -> str | None:
     # Cognito's client-credentials tokens carry client_id; sub is the same client there.
-    for name in ("sub", "client_id"):
+    for name in names.subject:
         value = claims.get(name)
         if isinstance(value, str) and _SUBJECT.fullmatch(value):
             return value

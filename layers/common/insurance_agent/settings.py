@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from insurance_agent.errors import ConfigurationError
+from insurance_agent.principal import AGENT_SCOPE, ClaimNames
 
 
 def from_environment(names: Iterable[str]) -> dict[str, str]:
@@ -73,6 +74,25 @@ class Settings(BaseModel):
     # -- idempotent claim creation: how long a key's first answer is replayed --------------
     idempotency_ttl_s: int = Field(default=3600, gt=0)
 
+    # -- which token claims say who calls (principal.ClaimNames) ---------------------------
+    # A Cognito ID token carries a custom attribute as "custom:customer_id".
+    jwt_customer_id_claim: str = Field(default="customer_id", pattern=r"^[A-Za-z0-9_:./-]{1,128}$")
+    jwt_subject_claims: str = Field(
+        default="sub,client_id", pattern=r"^[A-Za-z0-9_:./-]{1,128}(,[A-Za-z0-9_:./-]{1,128})*$"
+    )
+    jwt_agent_scope: str = Field(default=AGENT_SCOPE, pattern=r"^[\x21-\x7e]{1,256}$")
+
+    # -- MCP through AgentCore Gateway: the key the interceptor signs caller assertions with
+    #    (doors/caller_assertion.py); only MCP tool calls need it --------------------------
+    mcp_caller_key: SecretStr | None = None
+    mcp_caller_key_secret: str | None = None
+    mcp_assertion_ttl_s: int = Field(default=60, gt=0, le=900)
+
+    # -- personal fields at rest (personal_data.py): how customers' data keys are wrapped ---
+    # AWS: a KMS key (id, ARN or alias); development: 32 bytes, base64; neither: unwrapped.
+    audit_kms_key_id: str | None = None
+    audit_wrapping_key: SecretStr | None = None
+
     @model_validator(mode="after")
     def _one_way_to_each_dependency(self) -> Settings:
         if self.db_iam_auth:
@@ -87,13 +107,21 @@ class Settings(BaseModel):
             )
         return self
 
+    @property
+    def claim_names(self) -> ClaimNames:
+        return ClaimNames(
+            customer_id=self.jwt_customer_id_claim,
+            subject=tuple(self.jwt_subject_claims.split(",")),
+            agent_scope=self.jwt_agent_scope,
+        )
+
     def secret_values(self) -> list[str]:
         """The secrets these settings hold, for redaction: the API key, the database password."""
-        values = (
-            [self.fastapi_insurance_api_key.get_secret_value()]
-            if self.fastapi_insurance_api_key
-            else []
-        )
+        values = [
+            key.get_secret_value()
+            for key in (self.fastapi_insurance_api_key, self.mcp_caller_key)
+            if key is not None
+        ]
         if self.database_url is not None:
             password = urlsplit(self.database_url.get_secret_value()).password
             if password:

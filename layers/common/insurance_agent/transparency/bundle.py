@@ -50,6 +50,39 @@ def leaf_data(row_hash_hex: str) -> bytes:
     return data
 
 
+def fields(text: str, count: int) -> list[str | None]:
+    """The first ``count`` length-prefixed fields of canonical content (``~`` is NULL,
+    ``<characters>:<value>`` a value), as the database's ``agent_interactions_field`` writes."""
+    found: list[str | None] = []
+    at = 0
+    while len(found) < count and at < len(text):
+        if text[at] == "~":
+            found.append(None)
+            at += 1
+            continue
+        length, colon, _ = text[at : at + 12].partition(":")
+        if not colon or not length.isdigit():
+            raise VerificationError("the canonical bytes are not length-prefixed fields")
+        start = at + len(length) + 1
+        found.append(text[start : start + int(length)])
+        at = start + int(length)
+    return found
+
+
+def _named_rows(canonical: bytes) -> set[str]:
+    """The row id the canonical bytes name: content version 1 (migration 0003) opens with it;
+    version 2 (migration 0005) opens with the version ("2") and the chain position, then it."""
+    try:
+        text = canonical.decode()
+    except UnicodeDecodeError:
+        raise VerificationError("the canonical bytes are not UTF-8") from None
+    first = fields(text[CHAIN_HASH_HEX:], 3)
+    named = {first[0]} if first else set()
+    if len(first) == 3 and first[0] == "2":
+        named.add(first[2])
+    return {n for n in named if n is not None}
+
+
 def make_bundle(
     checkpoint_note: str,
     *,
@@ -109,8 +142,7 @@ def verify_entry(bundle: dict[str, Any], key: VerifierKey) -> VerifiedEntry:
     canonical = unb64(entry.get("canonical"), "the entry's canonical bytes")
     if hashlib.sha256(canonical).hexdigest() != row_hash:
         raise VerificationError("the row's canonical bytes do not hash to its row_hash: edited")
-    # Canonical content v1 opens with the row id as a length-prefixed field (migration 0003).
-    if not canonical[CHAIN_HASH_HEX:].startswith(f"{len(row_id)}:{row_id}".encode()):
+    if row_id not in _named_rows(canonical):
         raise VerificationError(f"the canonical bytes are not those of row {row_id}")
     proof = entry.get("inclusion_proof")
     if not isinstance(proof, list):

@@ -180,7 +180,9 @@ def _entry(
     conn: psycopg.Connection[Any], row_id: UUID, leaves: list[bytes], size: int
 ) -> dict[str, Any]:
     row = conn.execute(
-        "SELECT convert_to(a.prev_hash || agent_interactions_canonical(a), 'UTF8'), a.row_hash,"
+        "SELECT convert_to(a.prev_hash || CASE a.hash_version"
+        " WHEN 1 THEN agent_interactions_canonical(a) ELSE agent_interactions_canonical_v2(a)"
+        " END, 'UTF8'), a.row_hash,"
         " l.leaf_index"
         " FROM agent_interactions a LEFT JOIN transparency_leaves l ON l.row_id = a.id"
         " WHERE a.id = %s",

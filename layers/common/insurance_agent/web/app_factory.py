@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from insurance_agent.context import CallContext, refusal_context
+from insurance_agent.doors.base import envelope_text
 from insurance_agent.errors import (
     AuditUnavailable,
     InsuranceAgentError,
@@ -38,6 +39,10 @@ def create_app(intent: Intent, runtime: ContainerRuntime, *, title: str) -> Fast
         version="1.0.0",
         docs_url=None,
         redoc_url=None,
+        # Starlette answers a path with a trailing slash (`/policies/POL-10001%2F`) with a 307
+        # built from the request's Host, before any handler or audit: off, so such a path is an
+        # unknown route like any other, refused with its audit row and no Location at all.
+        redirect_slashes=False,
         responses=error_responses(
             {
                 400: "A required header is missing",
@@ -85,14 +90,19 @@ def request_id_of(request: Request) -> str:
         return str(cached)
     rc = _event(request).get("requestContext") or {}
     context = request.scope.get("aws.context")
-    request_id = rc.get("requestId") or getattr(context, "aws_request_id", None) or "unknown"
+    request_id = (
+        envelope_text(rc.get("requestId"))
+        or envelope_text(getattr(context, "aws_request_id", None))
+        or "unknown"
+    )
     request.state.request_id = request_id
     return str(request_id)
 
 
 async def authenticated(request: Request) -> Principal:
     """The caller the gateway verified, never a header the caller set: 401/403 otherwise."""
-    principal = principal_from_jwt(jwt_context(_event(request)))
+    names = request.app.state.runtime.settings.claim_names
+    principal = principal_from_jwt(jwt_context(_event(request)), names)
     request.state.principal = principal
     return principal
 
@@ -166,7 +176,8 @@ def _edge_context(request: Request) -> CallContext:
     """The context of a request refused before its operation ran: whatever ids were valid."""
     principal = getattr(request.state, "principal", None)
     if principal is None:
-        principal = refused_principal(jwt_context(_event(request)))
+        names = request.app.state.runtime.settings.claim_names
+        principal = refused_principal(jwt_context(_event(request)), names)
     return refusal_context(
         CallContext(
             request_id=request_id_of(request),

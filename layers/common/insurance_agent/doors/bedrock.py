@@ -1,4 +1,4 @@
-"""The Bedrock Agent door: action-group events (OpenAPI-schema style) on the same functions.
+"""The Bedrock Agent door (legacy): action-group events (OpenAPI-schema style).
 
 Bedrock sends the operation the model chose (``apiPath`` as the schema writes it, with
 ``{placeholders}``, and ``httpMethod``), the values the model filled in (``parameters`` and
@@ -27,18 +27,12 @@ from pydantic import ValidationError
 
 from insurance_agent.catalog import Operation
 from insurance_agent.context import CallContext
-from insurance_agent.direct import run_task
-from insurance_agent.errors import (
-    AuditUnavailable,
-    InsuranceAgentError,
-    RouteNotFound,
-    ValidationFailed,
-)
+from insurance_agent.doors.base import Door, envelope_text
+from insurance_agent.doors.direct import run_task
+from insurance_agent.errors import InsuranceAgentError, RouteNotFound, ValidationFailed
 from insurance_agent.json_body import parse_json_body
 from insurance_agent.observability import logger
-from insurance_agent.operations import record_refusal
 from insurance_agent.principal import Principal
-from insurance_agent.runtime import ContainerRuntime
 from insurance_agent.validation import describe_errors, summarize_errors
 
 MESSAGE_VERSION = "1.0"
@@ -93,59 +87,54 @@ def task_input(operation: Operation, event: Any) -> dict[str, Any]:
     return values | caller
 
 
-def handle_bedrock(
-    operation: Operation, runtime: ContainerRuntime, event: dict[str, Any], context: Any
-) -> dict[str, Any]:
-    from aws_lambda_powertools.utilities.parser.models.bedrock_agent import (
-        BedrockAgentEventModel,
-    )
+class BedrockDoor(Door):
+    channel = "bedrock"
 
-    ctx = CallContext(
-        request_id=context.aws_request_id,
-        function_name=context.function_name,
-        channel="bedrock",
-    )
-    try:
-        parsed = BedrockAgentEventModel.model_validate(event)
-    except ValidationError as exc:
-        described = describe_errors(exc.errors())
-        invalid = ValidationFailed(
-            f"not a Bedrock action-group event: {summarize_errors(described)}",
-            details={"errors": described},
+    def handle(self, event: Any, context: Any) -> dict[str, Any]:
+        from aws_lambda_powertools.utilities.parser.models.bedrock_agent import (
+            BedrockAgentEventModel,
         )
-        return _refused(event, ctx, _audited(runtime, ctx, operation, invalid, invalid.details))
-    ctx = replace(ctx, principal=Principal.bedrock_agent(parsed.agent.id_, parsed.agent.alias))
-    status: int
-    body: dict[str, Any]
-    try:
-        if (parsed.http_method.upper(), parsed.api_path) != (operation.method, operation.route):
-            raise RouteNotFound(
-                f"{operation.intent} serves {operation.method} {operation.route}, "
-                f"not {parsed.http_method} {parsed.api_path}"
+
+        operation = self.operation
+        ctx = CallContext(
+            request_id=envelope_text(getattr(context, "aws_request_id", None)) or "unknown",
+            function_name=str(getattr(context, "function_name", "unknown")),
+            channel="bedrock",
+        )
+        try:
+            parsed = BedrockAgentEventModel.model_validate(event)
+            agent_id, alias = envelope_text(parsed.agent.id_), envelope_text(parsed.agent.alias)
+            if agent_id is None or alias is None:
+                raise ValidationFailed("the event's agent id or alias is not a well-formed id")
+        except (ValidationError, ValidationFailed) as exc:
+            invalid = (
+                exc
+                if isinstance(exc, ValidationFailed)
+                else _not_bedrock(describe_errors(exc.errors()))
             )
-        result = run_task(operation, runtime, ctx, task_input(operation, parsed))
-        status, body = operation.success_status, result.model_dump(mode="json")
-    except InsuranceAgentError as error:
-        asked = {"api_path": parsed.api_path, "http_method": parsed.http_method}
-        return _refused(event, ctx, _audited(runtime, ctx, operation, error, asked))
-    return _response(event, status, body)
+            return _refused(event, ctx, self.audited(ctx, invalid, invalid.details))
+        ctx = replace(ctx, principal=Principal.bedrock_agent(agent_id, alias))
+        status: int
+        body: dict[str, Any]
+        try:
+            if (parsed.http_method.upper(), parsed.api_path) != (operation.method, operation.route):
+                raise RouteNotFound(
+                    f"{operation.intent} serves {operation.method} {operation.route}, "
+                    f"not {parsed.http_method} {parsed.api_path}"
+                )
+            result = run_task(operation, self.runtime, ctx, task_input(operation, parsed))
+            status, body = operation.success_status, result.model_dump(mode="json")
+        except InsuranceAgentError as error:
+            asked = {"api_path": parsed.api_path, "http_method": parsed.http_method}
+            return _refused(event, ctx, self.audited(ctx, error, asked))
+        return _response(event, status, body)
 
 
-def _audited(
-    runtime: ContainerRuntime,
-    ctx: CallContext,
-    operation: Operation,
-    error: InsuranceAgentError,
-    payload: dict[str, Any],
-) -> InsuranceAgentError:
-    """Record a refusal the operation did not record itself; the error the caller sees."""
-    if error.audited:
-        return error
-    try:
-        record_refusal(runtime.services.audit, ctx, operation.intent, payload, error)
-    except AuditUnavailable as audit_error:
-        return audit_error
-    return error
+def _not_bedrock(described: list[dict[str, Any]]) -> ValidationFailed:
+    return ValidationFailed(
+        f"not a Bedrock action-group event: {summarize_errors(described)}",
+        details={"errors": described},
+    )
 
 
 def _refused(event: dict[str, Any], ctx: CallContext, error: InsuranceAgentError) -> dict[str, Any]:

@@ -1,0 +1,3 @@
+ALTER TABLE agent_interactions DROP CONSTRAINT agent_interactions_channel_check;
+ALTER TABLE agent_interactions ADD CONSTRAINT agent_interactions_channel_check
+    CHECK (channel IN ('http', 'direct', 'bedrock'));
