@@ -198,7 +198,11 @@ def create_app(
             raise HTTPException(404, f"claim {claim_id} not found")
         return _claim_out(row)
 
-    @app.get("/v1/claims", dependencies=auth)
+    @app.get(
+        "/v1/claims",
+        dependencies=auth,
+        responses={200: {"model": list[Claim]}},
+    )
     def find_claims(
         db: Db, idempotency_key: Annotated[str, Query(min_length=8, max_length=128)]
     ) -> list[dict[str, Any]]:
