@@ -34,7 +34,7 @@ def handlers(function_env: dict[str, str]) -> Iterator[dict[str, Callable[[Any, 
     }
     yield loaded
     for handler in loaded.values():
-        entry = getattr(handler, "entry", None)  # the MCP interceptor has no container runtime
+        entry = getattr(handler, "entry", None)  # the MCP interceptor holds no runtime
         if entry is not None:
             entry.runtime.close()
 
