@@ -235,6 +235,8 @@ def render(results: dict[str, Any]) -> str:
         "average above). Wall times move with that load; the CPU-time figures much less, and "
         "the ratios come from variants run round-robin in the same minutes.",
     ]
+    from bench import mcp_door
+
     for key, part in (
         ("cold", _cold),
         ("imports", _imports),
@@ -243,6 +245,7 @@ def render(results: dict[str, Any]) -> str:
         ("warm", _discipline),
         ("size", _size),
         ("throughput", _throughput),
+        ("mcp", lambda r: mcp_door.render(r["mcp"])),
     ):
         if key in results:
             lines += ["", *part(results)]
