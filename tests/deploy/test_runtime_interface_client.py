@@ -14,80 +14,28 @@ configuration table changes what it should; a failed init is reported on
 from __future__ import annotations
 
 import json
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from devstack.invoke import (
-    RUNTIME_PACKAGES,
-    built_artifacts,
-    lambda_env,
     load_manifest,
     outcome,
     render_event,
-    runtime_standin,
 )
-from devstack.runtime_api import ExecutionEnvironment, execution_environment
-from devstack.template import ROOT, functions, layer_logical_ids
+from devstack.runtime_api import ExecutionEnvironment
+from devstack.template import ROOT, functions
 
 # One sam build and several cold starts per module: longer than the suite's default timeout.
 pytestmark = pytest.mark.timeout(900)
 
 CASES = load_manifest()
 SPECS = functions()
-# What Lambda's /var/runtime holds besides boto3 & co.: the runtime interface client.
-RIC_PACKAGES = ("awslambdaric", "runtime_client", "simplejson", "snapshot_restore_py")
-BASE_PYTHON = str(Path(sys._base_executable).resolve())  # not the dev venv's interpreter
-
 Environment = Callable[..., Any]
-
-
-@pytest.fixture(scope="session")
-def ric_runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return runtime_standin(
-        tmp_path_factory.mktemp("var-runtime-ric"), (*RUNTIME_PACKAGES, *RIC_PACKAGES)
-    )
-
-
-@pytest.fixture(scope="module")
-def base_env(function_env: dict[str, str]) -> dict[str, str]:
-    # template.yaml turns IAM auth on (AWS); the session's scratch database is reached by URL.
-    return function_env | {"DB_IAM_AUTH": "false"}
-
-
-@pytest.fixture(scope="module")
-def lambda_environment(
-    sam_build: Path, ric_runtime_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Environment:
-    """``with lambda_environment(FunctionName, env) as fn: fn.invoke(event)``."""
-
-    @contextmanager
-    def start(
-        name: str, overrides: dict[str, str], *, handler: str | None = None
-    ) -> Iterator[ExecutionEnvironment]:
-        spec = SPECS[name]
-        artifacts = built_artifacts(spec, sam_build, ric_runtime_dir)
-        root = tmp_path_factory.mktemp(f"lambda-{name}") / "root"
-        with execution_environment(
-            root,
-            code_dir=sam_build / name,
-            layer_dirs=[sam_build / layer for layer in layer_logical_ids()],
-            runtime_dir=ric_runtime_dir,
-            handler=handler or spec.handler,
-            environment=lambda_env(spec, artifacts, overrides),
-            function_name=name,
-            timeout_s=spec.timeout_s,
-            python=BASE_PYTHON,
-        ) as environment:
-            yield environment
-
-    return start
 
 
 @pytest.fixture
