@@ -28,6 +28,7 @@ help:
 	@echo "make invoke FN=PolicyLookupFunction EVENT=events/policy_lookup_ok.json   Docker-free sam local invoke"
 	@echo "make verify     verify the audit hash chains (exit 1 if broken)"
 	@echo "make load       load with faults: Postgres restart + upstream kill, figures printed"
+	@echo "make load PGBOUNCER=1   the same through PgBouncer (RDS Proxy stand-in), restarted mid-run"
 	@echo "make bench      cold init, warm overhead, connections, sizes, audit throughput (bench/RESULTS.md)"
 
 .local/tools/bin/uv:
@@ -43,9 +44,14 @@ env: .venv/.synced
 run: env
 	$(RUN) python -m devstack.run
 
-# aws-tools: the suite runs sam validate --lint, checkov and sam build (tests/deploy).
-test: env aws-tools lint typecheck
+# aws-tools: the suite runs sam validate, cfn-lint, checkov and sam build (tests/deploy);
+# pgbouncer: the RDS Proxy stand-in (tests/deploy/test_pgbouncer.py), installed when absent.
+test: env aws-tools pgbouncer lint typecheck
 	$(RUN) pytest
+
+.PHONY: pgbouncer
+pgbouncer:
+	@tools/pgbouncer.sh
 
 lint: env
 	$(RUN) ruff check .
@@ -71,9 +77,10 @@ history: env
 verify: env
 	$(RUN) python -m ops verify --all
 
-# Load with faults (Postgres restart, upstream kill); prints the figures.
-load: env
-	$(RUN) python -m devstack.load
+# Load with faults (Postgres restart, upstream kill); prints the figures. PGBOUNCER=1 puts
+# PgBouncer (transaction pooling, the RDS Proxy stand-in) in front of Postgres and restarts it.
+load: env $(if $(PGBOUNCER),pgbouncer)
+	$(RUN) python -m devstack.load $(if $(PGBOUNCER),--pgbouncer)
 
 # AWS tools live in environments of their own, installed from hash-locked requirements
 # (tools/aws-tools/*.txt) by tools/aws-tools.sh, which prints its progress.
