@@ -104,7 +104,9 @@ def create_app(
         max_size=8,
         open=connect,
         name="reference",
-        kwargs={"autocommit": True, "row_factory": dict_row},
+        # No server-side prepared statements: behind a transaction pooler (PgBouncer, RDS
+        # Proxy) the next execution may land on a connection where "_pg3_0" already exists.
+        kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None},
     )
     state = AdminState()
     app.state.pool = pool
