@@ -21,14 +21,9 @@ from tests.deploy.conftest import SAM, Environment, tool
 pytestmark = pytest.mark.timeout(900)
 
 GENERATED = load_generated()
+
+
 # The lead's doors (issue 10) answer these by contract; until they land this branch cannot.
-NEEDS_DOORS = {
-    "rest_api_v1_get_policy.json": "REST API (v1) refused by name: the lead's doors",
-    "alb_get_policy.json": "ALB refused by name: the lead's doors",
-    "http_api_named_stage_get_policy.json": "stage prefix routing: the lead's doors",
-}
-
-
 def test_every_generated_file_is_in_the_manifest_with_its_origin():
     files = {p.name for p in GENERATED_DIR.glob("*.json")} - {"manifest.json"}
     assert files == set(GENERATED)
@@ -67,16 +62,7 @@ def answers(
     return out
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            n,
-            marks=pytest.mark.xfail(reason=NEEDS_DOORS[n], strict=True) if n in NEEDS_DOORS else (),
-        )
-        for n in sorted(GENERATED)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(GENERATED))
 def test_each_generated_event_gets_its_manifest_outcome_from_the_built_function(name, answers):
     event = GENERATED[name]
     record = answers[name]
@@ -112,7 +98,6 @@ def prefixed(stage: str, domain: str | None = None) -> dict[str, Any]:
     return event
 
 
-@pytest.mark.xfail(reason="stage/mapping-key prefix routing: the lead's doors", strict=True)
 @pytest.mark.parametrize(
     "event",
     [
