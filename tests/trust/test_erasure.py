@@ -15,13 +15,13 @@ from typing import Any
 import boto3
 import psycopg
 import pytest
-from cryptography.exceptions import InvalidTag
 from insurance_agent.errors import ConfigurationError
 from insurance_agent.personal_data import (
     ERASED,
     SEALED,
     KmsWrapping,
     LocalWrapping,
+    SealBroken,
     open_personal,
     read_keys,
     sealed_key_ids,
@@ -255,7 +255,7 @@ def test_local_wrapping_binds_a_key_to_its_customer():
     plain, wrapped = wrapper.new_key("cust-7788")
     assert plain not in wrapped
     assert wrapper.unwrap(wrapped, "cust-7788") == plain
-    with pytest.raises(InvalidTag):
+    with pytest.raises(SealBroken):
         wrapper.unwrap(wrapped, "cust-9001")
 
 
