@@ -49,6 +49,7 @@ help:
 ##   make layer-requirements     layers/common/requirements.txt from uv.lock
 ##   make action-group-schemas   the Bedrock action-group schemas from the FastAPI apps
 ##   make upstream-schema        schemas/upstream.openapi.json from the reference service
+##   make mcp-schemas            the MCP tool definitions (schemas/mcp) from the pydantic contract
 ## Figures (not part of make test):
 ##   make load       load with faults: Postgres restart + upstream kill, figures printed
 ##   make load PGBOUNCER=1   the same through PgBouncer (RDS Proxy stand-in), restarted mid-run
