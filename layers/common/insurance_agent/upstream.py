@@ -16,7 +16,6 @@ from collections.abc import Callable, Generator
 from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import stamina
@@ -171,6 +170,7 @@ class InsuranceApiClient:
         idempotent: bool | None = None,
         json: Any = None,
         headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
     ) -> httpx.Response:
         idempotent = method in ("GET", "HEAD") if idempotent is None else idempotent
         try:
@@ -183,7 +183,9 @@ class InsuranceApiClient:
                 wait_jitter=0.1,
             ):
                 with attempt:
-                    response = self.http.request(method, path, json=json, headers=headers)
+                    response = self.http.request(
+                        method, path, json=json, headers=headers, params=params
+                    )
                     if response.status_code in RETRYABLE_STATUS:
                         raise _RetryableStatus(response)
         except _RetryableStatus as exc:
@@ -229,8 +231,7 @@ class InsuranceApiClient:
     def find_claim(self, *, idempotency_key: str) -> Claim | None:
         """The claim upstream filed under this idempotency key, or None: the reconciler's
         question about a filing whose answer was lost."""
-        query = urlencode({"idempotency_key": idempotency_key})
-        response = self._send("GET", f"/v1/claims?{query}")
+        response = self._send("GET", "/v1/claims", params={"idempotency_key": idempotency_key})
         try:
             found = _claims_adapter().validate_python(_json(response))
         except ValidationError as exc:
