@@ -48,12 +48,12 @@ help:
 ##   make build      sam build for this machine's architecture, layer precompiled
 ##   make layer-requirements     layers/common/requirements.txt from uv.lock
 ##   make action-group-schemas   the Bedrock action-group schemas from the FastAPI apps
+##   make mcp-schemas            schemas/mcp (MCP tool definitions) from the pydantic models
 ##   make upstream-schema        schemas/upstream.openapi.json from the reference service
-##   make mcp-schemas            the MCP tool definitions (schemas/mcp) from the pydantic contract
 ## Figures (not part of make test):
 ##   make load       load with faults: Postgres restart + upstream kill, figures printed
 ##   make load PGBOUNCER=1   the same through PgBouncer (RDS Proxy stand-in), restarted mid-run
-##   make bench      cold init, warm overhead, connections, sizes, audit throughput
+##   make bench      cold init, warm overhead, connections, sizes, audit throughput, MCP vs HTTP
 ##                   (writes bench/out/RESULTS-<time>.md; BENCH_OUT=bench/RESULTS.md updates the committed one)
 
 .local/tools/bin/uv:
