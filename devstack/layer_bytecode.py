@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack.layer_slim import slim
+
 OWN_PACKAGES = ("insurance_agent",)
 MODE = py_compile.PycInvalidationMode.UNCHECKED_HASH
 
@@ -33,6 +35,8 @@ class Compiled:
 
 
 def precompile(root: Path, own: Iterable[str] = OWN_PACKAGES) -> Compiled:
+    """Finish a built layer: slimmed (devstack.layer_slim), then compiled."""
+    slim(root)
     own_dirs = [root / name for name in own]
     for cache in list(root.rglob("__pycache__")):
         shutil.rmtree(cache)
