@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from unittest import mock
 
 import psycopg
 
+from bench.cold import BASELINES
 from bench.stats import pct
 from bench.workload import FUNCTIONS, function_env, http_event
 from devstack.events import LambdaContext
@@ -105,6 +107,9 @@ class WarmResult:
     other_ms: list[float] = field(default_factory=list)
     # This thread's CPU time outside the ports: the handler's own work, load or no load.
     overhead_cpu_ms: list[float] = field(default_factory=list)
+    # This thread's CPU time for the whole invocation, ports included: what the floor's is
+    # compared with.
+    total_cpu_ms: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     discipline: dict[str, Any] = field(default_factory=dict)
 
@@ -127,6 +132,7 @@ class WarmResult:
                 ("other ports", self.other_ms),
                 ("overhead", self.overhead_ms),
                 ("overhead_cpu", self.overhead_cpu_ms),
+                ("total_cpu", self.total_cpu_ms),
             )
         }
 
@@ -220,6 +226,7 @@ def run_function(stack: Stack, intent: str, invocations: int, warmup: int = 20) 
             result.audit_ms.append(clock.wall_ms.get("audit", 0.0))
             result.other_ms.append(clock.others_ms("upstream", "audit"))
             result.overhead_cpu_ms.append(total_cpu - sum(clock.cpu_ms.values()))
+            result.total_cpu_ms.append(total_cpu)
             status = int(response["statusCode"])
             result.statuses[status] = result.statuses.get(status, 0) + 1
     backends_after = backends(stack.database_url)
@@ -232,4 +239,32 @@ def run_function(stack: Stack, intent: str, invocations: int, warmup: int = 20) 
         **session_state(runtime),
     }
     runtime.close()
+    return result
+
+
+def run_floor(stack: Stack, invocations: int, warmup: int = 20) -> WarmResult:
+    """The warm floor (bench/baselines/floor_warm.py) answering the policy lookup's events:
+    its wall and thread CPU per invocation, for the ratios against ours in the same run."""
+    spec = importlib.util.spec_from_file_location("floor_warm", BASELINES / "floor_warm.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    handler = module.build(stack.reference.url, stack.reference.api_key, stack.database_url)
+    context = LambdaContext(function_name="floor")
+    result = WarmResult("floor", invocations)
+    events = [http_event("policy_lookup", n, "floor") for n in range(warmup + invocations)]
+    for event in events[:warmup]:
+        handler(event, context)
+    for event in events[warmup:]:
+        started = _now()
+        response = handler(event, context)
+        total, total_cpu = _since(started)
+        result.total_ms.append(total)
+        result.total_cpu_ms.append(total_cpu)
+        for port in (result.upstream_ms, result.audit_ms, result.other_ms, result.overhead_cpu_ms):
+            port.append(float("nan"))
+        status = int(response["statusCode"])
+        result.statuses[status] = result.statuses.get(status, 0) + 1
+    handler.close()
     return result
