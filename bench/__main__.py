@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
                         "statuses": result.statuses,
                         "parts": result.parts(),
                         "discipline": result.discipline,
+                        "upstream_requests": result.upstream_requests,
+                        "floor": result.floor.parts() if result.floor else None,
                     }
                     say(f"warm {FUNCTIONS[intent]} done")
         if "naive" in only:
