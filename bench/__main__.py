@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cold, discipline, naive, size, throughput, warm
+from bench import cold, discipline, naive, size, snapstart, throughput, warm
 from bench.report import render
 from bench.stats import pct
 from bench.workload import FUNCTIONS, bench_stack, function_env, http_event
@@ -34,6 +34,7 @@ SECTIONS = (
     "naive",
     "discipline",
     "throughput",
+    "snapstart",
 )
 OUT = ROOT / "bench" / "out"
 XRAY = ROOT / ".local" / "bench" / "xray"
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm", type=int, default=2000)
     parser.add_argument("--naive", type=int, default=300)
     parser.add_argument("--log-invocations", type=int, default=100)
+    parser.add_argument("--snapstart-runs", type=int, default=5)
     parser.add_argument("--only", default=",".join(SECTIONS))
     parser.add_argument("--build-dir", type=Path, default=ROOT / ".aws-sam" / "build")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
@@ -91,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if "size" in only:
         results["size"] = size.measure(args.build_dir)
+        arm64 = args.build_dir.with_name(args.build_dir.name + "-arm64")
+        if arm64.is_dir():
+            results["size_arm64"] = size.measure(arm64)
         say("sizes measured")
     with bench_stack() as stack:
         if only & {"cold", "imports"}:
@@ -140,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         if "discipline" in only:
             results["server_log"] = discipline.server_view(stack, args.log_invocations)
             say("server log read")
+        if "snapstart" in only:
+            results["snapstart"] = snapstart.measure(stack, args.snapstart_runs)
+            say("snapstart emulation done")
         if "throughput" in only:
             results["throughput"] = [throughput.measure(stack, k) for k in (1, 4, 16)]
             say("audit throughput done")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.snapstart import render as snapstart_render
 from bench.stats import ratio
 
 MB = 1_000_000
@@ -240,14 +241,15 @@ def _mb(size: int) -> str:
     return f"{size / MB:.2f}" if size >= 10_000 else f"{size / MB:.4f} ({size} bytes)"
 
 
-def _size(results: dict[str, Any]) -> list[str]:
+def _size(results: dict[str, Any], key: str = "size") -> list[str]:
+    title = "host architecture" if key == "size" else "arm64: aarch64 wheels, not importable here"
     lines = [
-        "## Size (`sam build` output)",
+        f"## Size (`sam build` output, {title})",
         "",
         "| artifact | unzipped MB | zipped MB | files | .pyc files | contents |",
         "|---|---:|---:|---:|---:|---|",
     ]
-    for name, r in results["size"].items():
+    for name, r in results[key].items():
         listing = ", ".join(r["listing"]) if r["listing"] else "(dependencies)"
         flag = ""
         if not name.endswith("Function"):
@@ -298,6 +300,8 @@ def render(results: dict[str, Any]) -> str:
         ("naive", _naive),
         ("warm", _discipline),
         ("size", _size),
+        ("size_arm64", lambda r: _size(r, "size_arm64")),
+        ("snapstart", lambda r: snapstart_render(r["snapstart"])),
         ("throughput", _throughput),
     ):
         if key in results:

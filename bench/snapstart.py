@@ -26,6 +26,7 @@ from bench.workload import FUNCTIONS, bench_stack, function_env, http_event
 from devstack.template import ROOT
 
 CHILD = ROOT / "bench" / "snapstart_child.py"
+RSS_LIMIT_MB = 128
 FUNCTION_DIRS = {
     "policy_lookup": "policy_lookup",
     "claim_create": "claim_create",
@@ -46,13 +47,13 @@ def _run(env: dict[str, str], intent: str, n: int, snaps: int = 0) -> list[dict[
     return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
 
-def measure(stack: Any, runs: int) -> dict[str, Any]:
+def measure(stack: Any, runs: int, warm: int = 200) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_INITIALIZATION_TYPE"}
     env |= function_env(stack) | {"POWERTOOLS_METRICS_NAMESPACE": "InsuranceAgentApi"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)])
     out: dict[str, Any] = {}
     for intent, name in FUNCTIONS.items():
-        plain = [_run(env, intent, n)[0] for n in range(runs)]
+        plain = [_run(env | {"SNAPSTART_BENCH_WARM": str(warm)}, intent, n)[0] for n in range(runs)]
         snap = _run(env | {"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"}, intent, 0, runs)
         snapshot = snap[0]
         restores = [r for r in snap[1:] if r["kind"] == "restore"]
@@ -62,6 +63,8 @@ def measure(stack: Any, runs: int) -> dict[str, Any]:
             "plain_first_ms": median([p["first_ms"] for p in plain]),
             "plain_cold_ms": median([p["init_ms"] + p["first_ms"] for p in plain]),
             "plain_warm_ms": median([p["warm_ms"] for p in plain]),
+            "warm_invocations": warm,
+            "peak_rss_mb": max(p["max_rss_mb"] for p in plain),
             "snapshot_init_ms": snapshot["init_ms"],
             "hooks": snapshot["hooks"],
             "restore_hooks_ms": median([r["hooks_ms"] for r in restores]),
@@ -81,8 +84,8 @@ def render(results: dict[str, Any]) -> list[str]:
         "",
         "| function | runs | plain cold: init + first answer ms | snapshot init ms | "
         "restore -> first answer ms (hooks ms) | warm answer ms | statuses | distinct random "
-        "/ UUIDv7 across restores |",
-        "|---|---:|---:|---:|---:|---:|---|---|",
+        "/ UUIDv7 across restores | peak RSS MB after N warm answers (≤ 128) |",
+        "|---|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for name, r in results.items():
         lines.append(
@@ -90,7 +93,9 @@ def render(results: dict[str, Any]) -> list[str]:
             f"{r['plain_first_ms']:.0f}) | {r['snapshot_init_ms']:.0f} | "
             f"{r['restore_to_answer_ms']:.1f} ({r['restore_hooks_ms']:.1f}) | "
             f"{r['restored_warm_ms']:.1f} | {', '.join(r['statuses'])} | "
-            f"{r['distinct_random']} / {r['distinct_uuid7']} of {r['runs']} |"
+            f"{r['distinct_random']} / {r['distinct_uuid7']} of {r['runs']} | "
+            f"{r['peak_rss_mb']:.0f} after {r['warm_invocations']} "
+            f"({'met' if r['peak_rss_mb'] <= RSS_LIMIT_MB else '**missed**'}) |"
         )
     return lines
 
@@ -98,9 +103,10 @@ def render(results: dict[str, Any]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--warm", type=int, default=200)
     args = parser.parse_args(argv)
     with bench_stack() as stack:
-        results = measure(stack, args.runs)
+        results = measure(stack, args.runs, args.warm)
     print("\n".join(render(results)))
     print(json.dumps(results, indent=2))
     return 0
