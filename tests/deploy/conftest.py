@@ -21,6 +21,8 @@ from devstack.template import ROOT, TEMPLATE
 AWS_TOOLS = ROOT / ".local" / "aws-tools"
 SAM = AWS_TOOLS / "sam" / "bin" / "sam"
 CHECKOV = AWS_TOOLS / "checkov" / "bin" / "checkov"
+# SAM's own cfn-lint (the one `sam validate --lint` runs), from the locked tools.
+CFN_LINT = AWS_TOOLS / "sam" / "bin" / "cfn-lint"
 REGION = "us-east-1"
 
 
