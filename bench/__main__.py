@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if only == set(SECTIONS):
         args.results.write_text(text)
-        say(f"written to {args.results.relative_to(ROOT)}")
+        say(f"written to {args.results.resolve().relative_to(ROOT)}")
     return 0
 
 
