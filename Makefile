@@ -51,6 +51,7 @@ help:
 ##   make upstream-schema        schemas/upstream.openapi.json from the reference service
 ## Figures (not part of make test):
 ##   make load       load with faults: Postgres restart + upstream kill, figures printed
+##   make load PGBOUNCER=1   the same through PgBouncer (RDS Proxy stand-in), restarted mid-run
 ##   make bench      cold init, warm overhead, connections, sizes, audit throughput
 ##                   (writes bench/out/RESULTS-<time>.md; BENCH_OUT=bench/RESULTS.md updates the committed one)
 
@@ -73,9 +74,10 @@ run: env
 reset: env
 	@$(RUN) python -m devstack.reset
 
-# aws-tools: the suite runs sam validate --lint, checkov and sam build (tests/deploy).
+# aws-tools: the suite runs sam validate, cfn-lint, checkov and sam build (tests/deploy).
 # browser-tools: playwright-core drives Debian's chromium for the API page (tests/newcomer).
-test: env aws-tools browser-tools lint typecheck
+# pgbouncer: the RDS Proxy stand-in (tests/deploy/test_pgbouncer.py), installed when absent.
+test: env aws-tools browser-tools pgbouncer lint typecheck
 	$(RUN) pytest
 
 # System packages (chromium, node, a PostgreSQL server's binaries, ...): tools/ci-prereqs.sh.
@@ -85,8 +87,12 @@ $(BROWSER_TOOLS): tools/browser/package.json tools/browser/package-lock.json
 	npm ci --prefix tools/browser --no-audit --no-fund --loglevel=error
 	@touch $@
 
-.PHONY: browser-tools
+.PHONY: browser-tools pgbouncer
 browser-tools: $(BROWSER_TOOLS)
+
+##   make pgbouncer  PgBouncer (Debian package), the RDS Proxy stand-in (make test does it)
+pgbouncer:
+	@tools/pgbouncer.sh
 
 lint: env
 	$(RUN) ruff check .
@@ -112,9 +118,10 @@ history: env
 verify: env
 	$(RUN) python -m ops verify --all
 
-# Load with faults (Postgres restart, upstream kill); prints the figures.
-load: env
-	$(RUN) python -m devstack.load
+# Load with faults (Postgres restart, upstream kill); prints the figures. PGBOUNCER=1 puts
+# PgBouncer (transaction pooling, the RDS Proxy stand-in) in front of Postgres and restarts it.
+load: env $(if $(PGBOUNCER),pgbouncer)
+	$(RUN) python -m devstack.load $(if $(PGBOUNCER),--pgbouncer)
 
 # AWS tools live in environments of their own, installed from hash-locked requirements
 # (tools/aws-tools/*.txt) by tools/aws-tools.sh, which prints its progress.

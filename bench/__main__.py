@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cold, discipline, naive, size, snapstart, throughput, warm
+from bench import cold, discipline, mcp_door, naive, size, snapstart, throughput, warm
 from bench.report import render
 from bench.stats import pct
 from bench.workload import FUNCTIONS, bench_stack, function_env, http_event
@@ -35,6 +35,7 @@ SECTIONS = (
     "discipline",
     "throughput",
     "snapstart",
+    "mcp",
 )
 OUT = ROOT / "bench" / "out"
 XRAY = ROOT / ".local" / "bench" / "xray"
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold-runs", type=int, default=15)
     parser.add_argument("--warm", type=int, default=2000)
     parser.add_argument("--naive", type=int, default=300)
+    parser.add_argument("--mcp", type=int, default=300)
     parser.add_argument("--log-invocations", type=int, default=100)
     parser.add_argument("--snapstart-runs", type=int, default=5)
     parser.add_argument("--only", default=",".join(SECTIONS))
@@ -123,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
                         "floor": result.floor.parts() if result.floor else None,
                     }
                     say(f"warm {FUNCTIONS[intent]} done")
+        if "mcp" in only:
+            with warm.function_environment(stack):
+                results["mcp"] = mcp_door.measure(args.mcp)
+            say("MCP gateway vs HTTP API done")
         if "naive" in only:
             from insurance_agent.settings import get_settings
 

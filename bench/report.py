@@ -292,6 +292,8 @@ def render(results: dict[str, Any]) -> str:
         "average above). Wall times move with that load; the CPU-time figures much less, and "
         "the ratios come from variants run round-robin in the same minutes.",
     ]
+    from bench import mcp_door
+
     for key, part in (
         ("cold", _cold),
         ("imports", _imports),
@@ -303,6 +305,7 @@ def render(results: dict[str, Any]) -> str:
         ("size_arm64", lambda r: _size(r, "size_arm64")),
         ("snapstart", lambda r: snapstart_render(r["snapstart"])),
         ("throughput", _throughput),
+        ("mcp", lambda r: mcp_door.render(r["mcp"])),
     ):
         if key in results:
             lines += ["", *part(results)]

@@ -10,6 +10,13 @@ restart it); the reference service's data lives on the usual server. Faults are 
 progress, not by the clock, so a slow machine sees the same run, only longer:
 at 25 % of the requests Postgres is restarted (fast mode: every connection is dropped), at 55 %
 the upstream is killed (SIGKILL) and restarted a moment later.
+
+    python -m devstack.load --pgbouncer [--requests 3000]
+
+puts PgBouncer in transaction pooling mode (the RDS Proxy stand-in, devstack/pgbouncer.py)
+between Postgres and both the functions and the reference service, and restarts PgBouncer at
+40 % of the requests too. The report then counts what a transaction pooler breaks (prepared
+statements, transaction state) in PgBouncer's, Postgres's and the reference service's logs.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from devstack import migrate
 from devstack.dev_identity import agent_identity
 from devstack.events import LambdaContext, http_api_event
 from devstack.jwt_authorizer import gateway_claims
+from devstack.pgbouncer import PgBouncer, pgbouncer, pooling_errors
 from devstack.postgres import find_postgres, scratch_database
 from devstack.private_postgres import PrivateCluster, private_cluster
 from devstack.stack import ReferenceService, start_reference_service
@@ -46,6 +54,7 @@ APPLICATION_NAME = "insurance-agent-api"  # what the functions' pool reports (da
 # One function per container, as in Lambda: two lookup containers, one of each other.
 CONTAINER_FUNCTIONS = ("policy_lookup", "claim_summary", "claim_create", "policy_lookup")
 PG_RESTART_AT = 0.25
+PGBOUNCER_RESTART_AT = 0.40
 UPSTREAM_KILL_AT = 0.55
 UPSTREAM_DOWN_S = 1.0
 # The requests come through the gateway's JWT authorizer as an agent's.
@@ -242,6 +251,9 @@ class LoadReport:
     chains_verified: int
     chain_breaks: list[str]
     faults: list[Fault]
+    # PgBouncer mode: what the transaction pooler broke, by log line.
+    pgbouncer: bool = False
+    pooling_errors: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         statuses = ", ".join(f"{s}: {c}" for s, c in sorted(self.answers_by_status.items()))
@@ -267,7 +279,15 @@ class LoadReport:
             f"(limit {self.containers}, {self.connection_samples} samples)",
             f"audit chains:        {self.chains_verified} verified, "
             f"{len(self.chain_breaks)} broken",
-        ]
+        ] + (
+            [
+                "pgbouncer:           transaction pooling in front of the functions and the "
+                "reference service",
+                f"prepared-statement / transaction-state errors: {len(self.pooling_errors)}",
+            ]
+            if self.pgbouncer
+            else []
+        )
 
 
 def _recovery(answers: dict[int, list[tuple[float, int]]], after: float) -> float | None:
@@ -311,12 +331,13 @@ def run_load(
     containers: int = 4,
     deadline_s: float = 150.0,
     progress: Callable[[str], None] = lambda _: None,
+    bouncer: PgBouncer | None = None,
 ) -> LoadReport:
     from ops.verify import verify
 
     run = uuid.uuid4().hex[:8]
     settings = {
-        "database_url": audit_url,
+        "database_url": bouncer.url("audit", audit_url) if bouncer else audit_url,
         "fastapi_insurance_base_url": reference.url,
         "fastapi_insurance_api_key": reference.api_key,
         # Inside an outage answer fast (503/502) rather than hold the container.
@@ -348,6 +369,7 @@ def run_load(
                 raise RuntimeError("a container did not start")
         progress(f"{containers} containers ready; {requests} requests")
         pg_fault, upstream_fault = Fault("postgres restart"), Fault("upstream kill+restart")
+        bouncer_fault = Fault("pgbouncer restart")
         database = audit_url.rsplit("/", 1)[1]
         started = time.monotonic()
         deadline = started + deadline_s
@@ -358,6 +380,12 @@ def run_load(
             cluster.restart()
             pg_fault.ended = time.time()
             progress(f"postgres restarted at request {counter.value}")
+            if bouncer is not None:
+                _wait_progress(counter, int(requests * PGBOUNCER_RESTART_AT), deadline)
+                bouncer_fault.started = time.time()
+                bouncer.restart()
+                bouncer_fault.ended = time.time()
+                progress(f"pgbouncer restarted at request {counter.value}")
             _wait_progress(counter, int(requests * UPSTREAM_KILL_AT), deadline)
             upstream_fault.started = time.time()
             reference.process.kill()
@@ -380,6 +408,16 @@ def run_load(
     two_xx = {i for r in collected for i in r["ok_request_ids"]}
     outcomes, ok_ids, pending = _audit_summary(audit_url)
     verified = verify(audit_url)
+    faults = [pg_fault, *([bouncer_fault] if bouncer else []), upstream_fault]
+    broken: list[str] = []
+    if bouncer is not None:
+        logs = [bouncer.log_path, cluster.data_dir / "server.log", reference.log_path]
+        broken = [
+            f"{path.name}: {line}"
+            for path in logs
+            if path.exists()
+            for line in pooling_errors(path.read_text(errors="replace"))
+        ]
     return LoadReport(
         requests=sum(statuses.values()),
         containers=containers,
@@ -394,6 +432,7 @@ def run_load(
         pids_unchanged=all(by_worker[w]["pid"] == pid for w, pid in pids.items()),
         recovery_s={
             "postgres": _recovery(answers, pg_fault.ended),
+            **({"pgbouncer": _recovery(answers, bouncer_fault.ended)} if bouncer else {}),
             "upstream": _recovery(answers, upstream_fault.ended),
         },
         answered_after_faults={
@@ -403,22 +442,35 @@ def run_load(
         pools={w: r["pool"] for w, r in by_worker.items()},
         chains_verified=verified.chains,
         chain_breaks=[b.describe() for b in verified.breaks],
-        faults=[pg_fault, upstream_fault],
+        faults=faults,
+        pgbouncer=bouncer is not None,
+        pooling_errors=broken,
     )
 
 
 @contextlib.contextmanager
 def load_stack(
-    reference_server_url: str,
-) -> Iterator[tuple[PrivateCluster, str, ReferenceService]]:
-    """A private cluster holding the audit database, and a reference service on its own data."""
+    reference_server_url: str, *, with_pgbouncer: bool = False
+) -> Iterator[tuple[PrivateCluster, str, ReferenceService, PgBouncer | None]]:
+    """A private cluster holding the audit database, and a reference service on its own data;
+    with PgBouncer, both the reference service and (through ``run_load``) the functions reach
+    their databases through one PgBouncer in transaction mode."""
     name = f"ia_load_ref_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with private_cluster() as cluster, scratch_database(reference_server_url, name) as ref_url:
+    with contextlib.ExitStack() as stack:
+        cluster = stack.enter_context(private_cluster())
+        ref_url = stack.enter_context(scratch_database(reference_server_url, name))
         audit_url = cluster.create_database("audit")
         migrate.apply(audit_url, only="app")
-        reference = start_reference_service(ref_url, reset=True)
+        bouncer = None
+        if with_pgbouncer:
+            bouncer = stack.enter_context(pgbouncer({"audit": audit_url, "reference": ref_url}))
+            # Seeded straight on the server (reset=True), then served through PgBouncer.
+            start_reference_service(ref_url, reset=True).stop()
+            reference = start_reference_service(bouncer.url("reference", ref_url))
+        else:
+            reference = start_reference_service(ref_url, reset=True)
         try:
-            yield cluster, audit_url, reference
+            yield cluster, audit_url, reference, bouncer
         finally:
             reference.stop()
 
@@ -429,10 +481,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--containers", type=int, default=4)
+    parser.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="PgBouncer (transaction pooling, the RDS Proxy stand-in) in front of Postgres",
+    )
     args = parser.parse_args(argv)
     found = find_postgres()
     try:
-        with load_stack(found.url) as (cluster, audit_url, reference):
+        with load_stack(found.url, with_pgbouncer=args.pgbouncer) as (
+            cluster,
+            audit_url,
+            reference,
+            bouncer,
+        ):
             report = run_load(
                 cluster,
                 audit_url,
@@ -440,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
                 requests=args.requests,
                 containers=args.containers,
                 progress=lambda line: print(f"... {line}", flush=True),
+                bouncer=bouncer,
             )
     finally:
         found.stop()

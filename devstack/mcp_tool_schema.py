@@ -25,6 +25,7 @@ never ``caller_assertion``: only the interceptor writes that.
 
     python -m devstack.mcp_tool_schema           # write schemas/mcp/*.tools.json
     python -m devstack.mcp_tool_schema --check   # exit 1 when a committed file is stale
+    python -m devstack.mcp_tool_schema --cloudformation   # the InlinePayloads for template.yaml
 """
 
 from __future__ import annotations
@@ -407,7 +408,20 @@ def committed_tools(target: str) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="fail when a file is stale")
+    parser.add_argument(
+        "--cloudformation",
+        action="store_true",
+        help="print each target's InlinePayload as template.yaml writes it (YAML)",
+    )
     args = parser.parse_args(argv)
+    if args.cloudformation:
+        import yaml
+
+        for tool in TOOLS.values():
+            inline = cloudformation_form(committed_tools(tool.target))
+            print(f"# {tool.target}: TargetConfiguration.Mcp.Lambda.ToolSchema.InlinePayload")
+            print(yaml.safe_dump(inline, sort_keys=False, width=100), end="")
+        return 0
     stale = []
     for intent, tool in TOOLS.items():
         path, text = schema_path(tool.target), render(target_tools(intent))

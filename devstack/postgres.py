@@ -4,7 +4,9 @@
 2. a server already listening on 127.0.0.1:5432 (developer machines and CI have one);
 3. a throwaway container through testcontainers, when a Docker engine answers its socket
    (checked in milliseconds: no socket, no wait);
-4. an embedded server from the ``pgserver`` wheel, data in ``.local/pgdata`` (works as root).
+4. an embedded server: the ``pgserver`` wheel's, data in ``.local/pgdata``; as root, a cluster
+   of the distribution's binaries run as its ``postgres`` user instead (devstack.private_postgres:
+   pgserver as root would add an OS user with a login shell and open up every parent folder).
 
 ``PG_DISCOVERY`` (comma-separated: url,local,docker,embedded) narrows or reorders the steps.
 """
@@ -96,6 +98,11 @@ def _from_docker() -> FoundPostgres | None:
 
 
 def _from_embedded() -> FoundPostgres:
+    if os.geteuid() == 0:
+        from devstack.private_postgres import embedded_as_root
+
+        url, cluster = embedded_as_root(ROOT)
+        return FoundPostgres(url, "embedded (distribution binaries, as postgres)", cluster)
     import pgserver
 
     pgdata = ROOT / ".local" / "pgdata"

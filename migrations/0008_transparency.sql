@@ -19,8 +19,10 @@ CREATE TABLE transparency_checkpoints (
     created_at     timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE FUNCTION transparency_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
+CREATE FUNCTION public.transparency_append_only() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
     RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'insufficient_privilege';
@@ -28,16 +30,16 @@ END
 $$;
 CREATE TRIGGER transparency_leaves_append_only
     BEFORE UPDATE OR DELETE ON transparency_leaves
-    FOR EACH ROW EXECUTE FUNCTION transparency_append_only();
+    FOR EACH ROW EXECUTE FUNCTION public.transparency_append_only();
 CREATE TRIGGER transparency_leaves_no_truncate
     BEFORE TRUNCATE ON transparency_leaves
-    FOR EACH STATEMENT EXECUTE FUNCTION transparency_append_only();
+    FOR EACH STATEMENT EXECUTE FUNCTION public.transparency_append_only();
 CREATE TRIGGER transparency_checkpoints_append_only
     BEFORE UPDATE OR DELETE ON transparency_checkpoints
-    FOR EACH ROW EXECUTE FUNCTION transparency_append_only();
+    FOR EACH ROW EXECUTE FUNCTION public.transparency_append_only();
 CREATE TRIGGER transparency_checkpoints_no_truncate
     BEFORE TRUNCATE ON transparency_checkpoints
-    FOR EACH STATEMENT EXECUTE FUNCTION transparency_append_only();
+    FOR EACH STATEMENT EXECUTE FUNCTION public.transparency_append_only();
 
 -- The sealer's window scan (rows newer than the last sealed, minus the lookback).
 CREATE INDEX agent_interactions_created ON agent_interactions (created_at, id);

@@ -6,8 +6,8 @@
                                             exit 1 on a broken chain
     python -m ops purge-idempotency         delete expired idempotency records (schedule it)
     python -m ops erase --customer cust-7788 erase a customer's personal data (their keys)
-    python -m ops seal | prove | verify-proof | verify-consistency | transparency-key
-                                            the transparency log (ops/transparency_cli.py)
+    python -m ops seal | prove | verify-proof | verify-consistency | transparency-key | reconcile
+                                            transparency log, pending claims (transparency_cli)
 
 Reads DATABASE_URL (or --database-url).
 """

@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 
 from insurance_agent.api_key import api_key_provider
+from insurance_agent.audit import PostgresAuditStore
 from insurance_agent.database import Database
 from insurance_agent.reconcile import DEFAULT_MIN_AGE, reconcile
 from insurance_agent.settings import Settings
@@ -17,17 +18,20 @@ from insurance_agent.upstream import InsuranceApiClient
 def run(url: str, *, min_age_s: float | None = None, conversation_id: str | None = None) -> str:
     settings = Settings(database_url=url)
     database = Database(settings, name="reconciler")
+    writer = Database(settings, name="reconciler-audit")
     client = InsuranceApiClient(
         str(settings.fastapi_insurance_base_url), api_key_provider(settings)
     )
     try:
         report = reconcile(
             database,
+            PostgresAuditStore(writer),
             client,
             min_age=DEFAULT_MIN_AGE if min_age_s is None else timedelta(seconds=min_age_s),
             conversation_id=conversation_id,
         )
     finally:
         database.close()
+        writer.close()
         client.close()
     return json.dumps(report.as_dict())

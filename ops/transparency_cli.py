@@ -102,6 +102,9 @@ def _report(check: Callable[[], list[str]]) -> int:
     except prove.FAILURES as exc:
         print(f"FAILED: {exc}")
         return 1
+    except OSError as exc:  # a bundle or key file that cannot be read
+        print(f"cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
     for line in lines:
         print(line)
     return 0

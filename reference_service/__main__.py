@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         print("needs DATABASE_URL (or --database-url) and REFERENCE_API_KEY", file=sys.stderr)
         return 2
     apply(args.database_url, only="reference")
-    with psycopg.connect(args.database_url, autocommit=True) as conn:
+    with psycopg.connect(args.database_url, autocommit=True, prepare_threshold=None) as conn:
         if args.reset:
             seed.reset(conn)
         else:

@@ -104,7 +104,9 @@ def create_app(
         max_size=8,
         open=connect,
         name="reference",
-        kwargs={"autocommit": True, "row_factory": dict_row},
+        # No server-side prepared statements: behind a transaction pooler (PgBouncer, RDS
+        # Proxy) the next execution may land on a connection where "_pg3_0" already exists.
+        kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None},
     )
     state = AdminState()
     app.state.pool = pool
@@ -198,7 +200,11 @@ def create_app(
             raise HTTPException(404, f"claim {claim_id} not found")
         return _claim_out(row)
 
-    @app.get("/v1/claims", dependencies=auth)
+    @app.get(
+        "/v1/claims",
+        dependencies=auth,
+        responses={200: {"model": list[Claim]}},
+    )
     def find_claims(
         db: Db, idempotency_key: Annotated[str, Query(min_length=8, max_length=128)]
     ) -> list[dict[str, Any]]:

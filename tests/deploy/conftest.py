@@ -10,13 +10,17 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from devstack.invoke import runtime_standin
+from devstack.invoke import RUNTIME_PACKAGES, built_artifacts, lambda_env, runtime_standin
 from devstack.layer_bytecode import precompile
-from devstack.template import ROOT, TEMPLATE
+from devstack.runtime_api import ExecutionEnvironment, execution_environment
+from devstack.template import ROOT, TEMPLATE, functions, layer_logical_ids
 
 AWS_TOOLS = ROOT / ".local" / "aws-tools"
 SAM = AWS_TOOLS / "sam" / "bin" / "sam"
@@ -83,3 +87,62 @@ def sam_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def lambda_runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A stand-in for the Lambda runtime's /var/runtime (boto3 & co.), linked from this env."""
     return runtime_standin(tmp_path_factory.mktemp("var-runtime"))
+
+
+# -- execution environments under AWS's runtime interface client (devstack/runtime_api.py) -----
+# What Lambda's /var/runtime holds besides boto3 & co.: the runtime interface client.
+RIC_PACKAGES = ("awslambdaric", "runtime_client", "simplejson", "snapshot_restore_py")
+BASE_PYTHON = str(Path(sys._base_executable).resolve())  # not the dev venv's interpreter
+Environment = Callable[..., Any]
+
+
+@pytest.fixture(scope="session")
+def ric_runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return runtime_standin(
+        tmp_path_factory.mktemp("var-runtime-ric"), (*RUNTIME_PACKAGES, *RIC_PACKAGES)
+    )
+
+
+@pytest.fixture(scope="module")
+def base_env(function_env: dict[str, str]) -> dict[str, str]:
+    # template.yaml turns IAM auth on (AWS); the session's scratch database is reached by URL.
+    return function_env | {"DB_IAM_AUTH": "false"}
+
+
+@pytest.fixture(scope="module")
+def lambda_environment(
+    sam_build: Path, ric_runtime_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Environment:
+    """``with lambda_environment(FunctionName, env) as fn: fn.invoke(event)``."""
+
+    @contextmanager
+    def start(
+        name: str, overrides: dict[str, str], *, handler: str | None = None
+    ) -> Iterator[ExecutionEnvironment]:
+        spec = functions()[name]
+        artifacts = built_artifacts(spec, sam_build, ric_runtime_dir)
+        root = tmp_path_factory.mktemp(f"lambda-{name}") / "root"
+        with execution_environment(
+            root,
+            code_dir=sam_build / name,
+            layer_dirs=[sam_build / layer for layer in layer_logical_ids()],
+            runtime_dir=ric_runtime_dir,
+            handler=handler or spec.handler,
+            environment=lambda_env(spec, artifacts, overrides),
+            function_name=name,
+            timeout_s=spec.timeout_s,
+            python=BASE_PYTHON,
+        ) as environment:
+            yield environment
+
+    return start
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The deploy checks share one `sam build` (a session fixture, charged to the first test
+    that asks for it) and run the AWS tools: minutes on a loaded machine, not the suite's
+    default two. Their own subprocess timeouts still bound each tool."""
+    deploy_dir = Path(__file__).parent
+    for item in items:
+        if deploy_dir in Path(str(item.fspath)).parents and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(900))

@@ -190,3 +190,17 @@ def test_client_context_round_trips_the_invokers_header():
     context = ClientContext.from_header(encoded)
     assert context is not None
     assert context.custom == {"a": "b"}
+
+
+def test_a_catch_all_route_behind_a_named_stage_routes_past_the_stage(handlers, fresh_reference):
+    event = http_api_event(
+        "GET",
+        "/v1/policies/POL-10001",
+        route_key="$default",
+        path_parameters={"proxy": "policies/POL-10001"},
+        headers=headers_for("conv-default-route"),
+        jwt_claims=TEST_AGENT_CLAIMS,
+    )
+    event["requestContext"]["stage"] = "v1"
+    response = handlers["PolicyLookupFunction"](event, LambdaContext("PolicyLookupFunction"))
+    assert response["statusCode"] == 200, response_body(response)

@@ -13,7 +13,7 @@ import uuid
 import httpx
 import psycopg
 
-from devstack.pg_urls import with_database
+from devstack.pg_urls import database_of, with_database
 from devstack.postgres import FoundPostgres, scratch_database
 from devstack.stack import ROOT, free_port, start_reference_service
 from tests.newcomer.conftest import RunningStack, start_run, stop_run, wait_ready
@@ -75,6 +75,13 @@ def test_a_call_made_from_the_api_page_in_chromium_returns_200(running_stack, tm
     assert shot.stat().st_size > 10_000
     # The call went through the gateway like any other: it is in the request log.
     running_stack.wait_for_line("GET /policies/POL-10001 200")
+
+
+def test_make_run_uses_the_database_database_url_names(running_stack):
+    assert f"; database {database_of(running_stack.database_url)}" in running_stack.output
+    with psycopg.connect(running_stack.database_url) as conn:
+        migrated = conn.execute("SELECT to_regclass('agent_interactions')").fetchone()
+    assert migrated == ("agent_interactions",)
 
 
 def test_health_reports_database_upstream_and_functions(running_stack):

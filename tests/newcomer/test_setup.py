@@ -136,3 +136,19 @@ def test_the_makefile_leaves_the_users_uv_downloads_setting_alone():
         ["make", "-s", "-p", "help"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert "UV_PYTHON_DOWNLOADS = never" not in done.stdout
+
+
+def test_make_bench_writes_a_new_file_unless_asked():
+    def dry_run(*args: str) -> str:
+        done = subprocess.run(
+            ["make", "-n", "bench", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return next(line for line in done.stdout.splitlines() if "python -m bench" in line)
+
+    assert re.search(r"--results bench/out/RESULTS-\d{8}T\d{6}Z\.md", dry_run())
+    assert "--results bench/RESULTS.md" in dry_run("BENCH_OUT=bench/RESULTS.md")

@@ -151,8 +151,8 @@ def test_a_row_edited_after_sealing_fails_verification(log_db, write_rows, signe
     # Edited with its chain hash recomputed too: the leaf no longer matches the signed tree.
     as_migrator(
         log_db,
-        "UPDATE agent_interactions a SET row_hash = encode(sha256(convert_to("
-        "a.prev_hash || agent_interactions_canonical_v2(a), 'UTF8')), 'hex') WHERE id = %s",
+        "UPDATE agent_interactions a SET row_hash = encode(sha256(convert_to(a.prev_hash || "
+        "agent_interactions_canonical_v2(a), 'UTF8')), 'hex') WHERE id = %s",
         (ids[1],),
     )
     with pytest.raises(bundles.VerificationError, match="inclusion proof"):
@@ -259,3 +259,18 @@ def test_bundles_written_to_disk_verify_with_a_key_file(log_db, write_rows, sign
     bundle_path = tmp_path / "b.json"
     bundle_path.write_text(json.dumps(_prove(log_db, row_id=ids[1])))
     assert verify_proof(bundle_path, str(path))[0].startswith("OK")
+
+
+def test_an_empty_trail_gets_a_checkpoint_of_size_zero_that_later_ones_extend(
+    log_db, write_rows, signer
+):
+    empty = _seal(log_db, signer)
+    assert empty.checkpoint is not None
+    assert empty.checkpoint.size == 0
+    held = _prove(log_db)
+    write_rows(3)
+    _seal(log_db, signer)
+    old_cp, new_cp = bundles.verify_consistency(
+        held, _prove(log_db, consistency_from=0), verifier_key(signer)
+    )
+    assert (old_cp.size, new_cp.size) == (0, 3)

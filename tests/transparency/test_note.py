@@ -87,3 +87,15 @@ def test_checkpoint_text_and_origin():
     for broken in ("example.com/log\n012\nAAAA\n", "example.com/log\n12\n", "x\n1\n!!!\n"):
         with pytest.raises(NoteError):
             Checkpoint.parse(broken)
+
+
+def test_canonical_bytes_of_both_content_versions_name_their_row():
+    from insurance_agent.transparency.bundle import _named_rows
+
+    row_id = "01a23b20-5f40-7bfe-bffe-775e593015e6"
+    prev = "0" * 64
+    v1 = f"{prev}36:{row_id}27:2026-12-03T08:59:16.637646Z~"
+    v2 = f"{prev}1:21:736:{row_id}~"
+    assert _named_rows(v1.encode()) == {row_id}
+    assert row_id in _named_rows(v2.encode())
+    assert row_id not in _named_rows(f"{prev}1:21:736:{'f' * 36}".encode())

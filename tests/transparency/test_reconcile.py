@@ -8,8 +8,10 @@ after it wrote the intent."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -80,10 +82,16 @@ def stack(log_db: str, fresh_reference: ReferenceService) -> Iterator[dict[str, 
         db_pool_timeout_s=1.0,
     )
     database, reconciler_db = Database(settings), Database(settings, name="reconciler")
+    writer = Database(settings, name="reconciler-audit")
     client = InsuranceApiClient(fresh_reference.url, lambda: fresh_reference.api_key)
-    yield {"database": database, "reconciler_db": reconciler_db, "client": client}
-    database.close()
-    reconciler_db.close()
+    yield {
+        "database": database,
+        "reconciler_db": reconciler_db,
+        "writer": PostgresAuditStore(writer),
+        "client": client,
+    }
+    for db in (database, reconciler_db, writer):
+        db.close()
     client.close()
 
 
@@ -139,8 +147,13 @@ def test_a_filing_whose_database_died_before_the_result_is_settled_ok(
 
     # Too young: a filing that may still be running is left alone.
     reconciler_db = stack["reconciler_db"]
-    assert reconcile(reconciler_db, client, conversation_id=conversation).settled == []
-    report = reconcile(reconciler_db, client, min_age=timedelta(0), conversation_id=conversation)
+    assert (
+        reconcile(reconciler_db, stack["writer"], client, conversation_id=conversation).settled
+        == []
+    )
+    report = reconcile(
+        reconciler_db, stack["writer"], client, min_age=timedelta(0), conversation_id=conversation
+    )
     assert [(s.outcome, s.claim_id) for s in report.settled] == [("ok", filed["claim_id"])]
     intent_row, result = _rows(log_db, conversation)
     assert result["intent_id"] == intent_row["id"]
@@ -149,7 +162,9 @@ def test_a_filing_whose_database_died_before_the_result_is_settled_ok(
     assert result["result"]["reconciled"] is True
     assert result["function_name"] == "reconciler"
     # Settled once: a second run (or a concurrent one) adds nothing.
-    again = reconcile(reconciler_db, client, min_age=timedelta(0), conversation_id=conversation)
+    again = reconcile(
+        reconciler_db, stack["writer"], client, min_age=timedelta(0), conversation_id=conversation
+    )
     assert again.settled == []
     assert len(_rows(log_db, conversation)) == 2
     # The client's retry with its key (in another container) files nothing new upstream.
@@ -175,9 +190,54 @@ def test_a_function_killed_after_the_intent_is_settled_as_not_filed(stack, log_d
         create_claim(services, _ctx(conversation, key), ClaimRequest.model_validate(claim_body()))
     [intent] = _rows(log_db, conversation)
     assert intent["outcome"] == "pending"
-    report = reconcile(database, client, min_age=timedelta(0), conversation_id=conversation)
+    report = reconcile(
+        database, stack["writer"], client, min_age=timedelta(0), conversation_id=conversation
+    )
     assert [(s.outcome, s.claim_id) for s in report.settled] == [("error", None)]
     _, result = _rows(log_db, conversation)
     assert (result["outcome"], result["error_code"]) == ("error", NOT_FILED)
     assert result["intent_id"] == intent["id"]
     assert _upstream_claims(fresh_reference, upstream_idempotency_key("cust-7788", key)) == []
+
+
+def test_concurrent_reconcilers_write_one_result_row(stack, log_db, fresh_reference):
+    database, client = stack["database"], stack["client"]
+    services = Services(
+        upstream=DiesAfterTheIntent(client),  # type: ignore[arg-type]
+        audit=PostgresAuditStore(database),
+        idempotency=PostgresIdempotency(database, ttl_s=3600),
+    )
+    conversation, key = f"conv-{uuid.uuid4().hex[:10]}", f"key-{uuid.uuid4().hex}"
+    with pytest.raises(Killed):
+        create_claim(services, _ctx(conversation, key), ClaimRequest.model_validate(claim_body()))
+    settings = Settings(
+        database_url=log_db,
+        fastapi_insurance_base_url=fresh_reference.url,
+        fastapi_insurance_api_key=fresh_reference.api_key,
+    )
+    databases = [Database(settings, name=f"reconciler-{n}") for n in range(4)]
+    start = threading.Barrier(len(databases))
+
+    def one(db: Database) -> int:
+        start.wait()
+        writer = Database(settings, name=f"{db.pool.name}-audit")
+        try:
+            report = reconcile(
+                db,
+                PostgresAuditStore(writer),
+                client,
+                min_age=timedelta(0),
+                conversation_id=conversation,
+            )
+        finally:
+            writer.close()
+        return len(report.settled)
+
+    try:
+        with ThreadPoolExecutor(len(databases)) as pool:
+            settled = list(pool.map(one, databases))
+    finally:
+        for db in databases:
+            db.close()
+    assert sum(settled) == 1
+    assert [r["outcome"] for r in _rows(log_db, conversation)] == ["pending", "error"]

@@ -15,16 +15,17 @@ from typing import Any
 import boto3
 import psycopg
 import pytest
-from cryptography.exceptions import InvalidTag
 from insurance_agent.errors import ConfigurationError
 from insurance_agent.personal_data import (
     ERASED,
     SEALED,
     KmsWrapping,
     LocalWrapping,
+    SealBroken,
     open_personal,
     read_keys,
     sealed_key_ids,
+    unwrap_with,
     wrapper_for,
 )
 from moto import mock_aws
@@ -254,7 +255,7 @@ def test_local_wrapping_binds_a_key_to_its_customer():
     plain, wrapped = wrapper.new_key("cust-7788")
     assert plain not in wrapped
     assert wrapper.unwrap(wrapped, "cust-7788") == plain
-    with pytest.raises(InvalidTag):
+    with pytest.raises(SealBroken):
         wrapper.unwrap(wrapped, "cust-9001")
 
 
@@ -277,3 +278,11 @@ def test_the_wrapping_is_chosen_by_setting():
     assert wrapper_for(None, None).name == "none"
     with pytest.raises(ConfigurationError, match="32 bytes"):
         wrapper_for(None, base64.b64encode(b"short").decode())
+
+
+def test_a_key_stored_unwrapped_opens_under_any_wrapping_others_need_their_own():
+    local = LocalWrapping(os.urandom(32))
+    raw = os.urandom(32)
+    assert unwrap_with(local, "none", raw, "cust-7788") == raw  # made before a key was set
+    with pytest.raises(ConfigurationError, match="wrapped with 'kms'"):
+        unwrap_with(local, "kms", b"blob", "cust-7788")

@@ -15,7 +15,7 @@ CONTAINERS = 4
 
 @pytest.mark.load
 def test_answers_and_audit_agree_through_a_postgres_restart_and_an_upstream_kill(pg_server):
-    with load_stack(pg_server.url) as (cluster, audit_url, reference):
+    with load_stack(pg_server.url) as (cluster, audit_url, reference, _bouncer):
         report = run_load(cluster, audit_url, reference, requests=REQUESTS, containers=CONTAINERS)
     print("\n".join(report.lines()))
 

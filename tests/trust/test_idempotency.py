@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from insurance_agent.personal_data import open_rows, wrapper_from_environment
 from psycopg.rows import dict_row
 
 from devstack import migrate
@@ -99,6 +100,8 @@ def test_a_retry_is_answered_with_the_first_answer_and_never_reaches_upstream(
     _assert_filed_once(rows)
     replay = rows[-1]
     assert (replay["outcome"], replay["intent_id"], replay["error_code"]) == ("ok", None, None)
+    with psycopg.connect(database_url) as conn:  # the description is sealed (docs/audit.md)
+        (replay,) = open_rows(conn, [replay], wrapper_from_environment())
     assert replay["result"] == first.body | {"idempotent_replay": True}
     assert replay["request_id"] != rows[1]["request_id"]
     code, trail = run_ops(

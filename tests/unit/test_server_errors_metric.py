@@ -12,6 +12,11 @@ def emitted(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
 
 
+@pytest.fixture(autouse=True)
+def metrics_enabled(monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_a_5xx_writes_one_datapoint_with_the_function_and_service_dimensions(capsys, status):
     count_server_error(status, "insurance-agent-dev-ClaimCreate-abc")
@@ -28,4 +33,10 @@ def test_a_5xx_writes_one_datapoint_with_the_function_and_service_dimensions(cap
 @pytest.mark.parametrize("status", [200, 400, 403, 404, 409, 422, 499])
 def test_anything_below_500_writes_nothing(capsys, status):
     count_server_error(status, "f")
+    assert emitted(capsys) == []
+
+
+def test_nothing_is_written_when_metrics_are_disabled(capsys, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    count_server_error(503, "f")
     assert emitted(capsys) == []

@@ -1,10 +1,10 @@
 """Working state that expires: idempotency records past their TTL, deleted in small batches.
+Run by ``python -m ops purge-idempotency`` and by the scheduled IdempotencyPurgeFunction.
 
 An expired record is already dead to the functions (the next request with its key takes it over
 in place); the purge keeps the table from growing with keys nobody sends again, and keeps no
-answer (sealed as they are, see ``idempotency_store``) longer than its TTL. Run by
-``python -m ops purge-idempotency`` and by the scheduled housekeeping function; it is safe while
-the functions serve:
+answer (sealed as they are, see ``idempotency_store``) longer than its TTL. It is safe while the
+functions serve:
 
 - it deletes in batches, so each statement holds its row locks briefly;
 - it skips rows another transaction holds (a function taking the key over right now) and
@@ -46,9 +46,7 @@ def purge_expired_idempotency(
     """Delete the records that expired more than ``grace`` before ``now`` (default: the
     database's clock), on an autocommit connection; how many went."""
     if now is None:
-        row = conn.execute("SELECT now()").fetchone()
-        assert row is not None
-        now = row[0]
+        (now,) = conn.execute("SELECT now()").fetchone()  # type: ignore[misc]
     assert now is not None
     cutoff = now - grace
     purged = 0

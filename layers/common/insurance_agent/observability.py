@@ -55,7 +55,7 @@ def count_server_error(status: int, function_name: str) -> None:
     answered it. Lambda's own ``Errors`` cannot tell these apart: HTTP and MCP answers return
     normally, and the direct door raises business refusals too. Written at once (not with the
     invocation's batch) because it carries a per-function dimension the batch does not."""
-    if status < 500:
+    if status < 500 or _metrics_disabled():
         return
     with single_metric(
         name="ServerErrors",
@@ -65,6 +65,11 @@ def count_server_error(status: int, function_name: str) -> None:
         default_dimensions={"service": logger.service},
     ) as metric:
         metric.add_dimension(name="function_name", value=function_name)
+
+
+def _metrics_disabled() -> bool:
+    # Metrics(...) honours POWERTOOLS_METRICS_DISABLED; single_metric does not.
+    return os.environ.get("POWERTOOLS_METRICS_DISABLED", "false").lower() in ("1", "true")
 
 
 def tracing_enabled() -> bool:

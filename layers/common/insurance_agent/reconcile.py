@@ -9,7 +9,9 @@ upstream holds, or ``error`` (``NOT_FILED``) when upstream has none. Upstream de
 that key, so a client's retry of the same request never files a second claim either.
 
 Reconcilers may run concurrently: each intent is settled under a transaction-level advisory
-lock and re-checked under it, so it gets exactly one result row.
+lock and re-checked under it, so it gets exactly one result row. The row itself goes through
+the audit store like every other (personal fields sealed under the customer's key); its payload
+names the intent it settles, which holds the request.
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
-from insurance_agent.audit import PostgresAuditStore, new_row_id
 from insurance_agent.database import Database
 from insurance_agent.models import Claim, utc_now
 from insurance_agent.operations import upstream_idempotency_key
-from insurance_agent.ports import AuditEntry
+from insurance_agent.ports import AuditEntry, AuditStore
 from insurance_agent.redaction import redact
 
 FUNCTION_NAME = "reconciler"
@@ -33,8 +34,8 @@ RECONCILE_LOCK = 1096107081
 DEFAULT_MIN_AGE = timedelta(minutes=2)
 
 PENDING_SQL = """
-SELECT i.id, i.conversation_id, i.customer_id, i.idempotency_key, i.payload, i.request_id,
-       i.channel, i.created_at
+SELECT i.id, i.conversation_id, i.customer_id, i.idempotency_key, i.request_id, i.channel,
+       i.created_at
 FROM agent_interactions i
 WHERE i.outcome = 'pending' AND i.intent = 'claim_create' AND i.created_at < %(before)s
   AND (%(conversation)s::text IS NULL OR i.conversation_id = %(conversation)s)
@@ -75,6 +76,7 @@ class Report:
 
 def reconcile(
     database: Database,
+    audit: AuditStore,
     upstream: ClaimLookup,
     *,
     min_age: timedelta = DEFAULT_MIN_AGE,
@@ -89,8 +91,8 @@ def reconcile(
             PENDING_SQL,
             {"before": before, "conversation": conversation_id, "limit": limit},
         ).fetchall()
-    store = _LockedStore(database)
-    for intent_id, conversation, customer, key, payload, request_id, channel, _ in intents:
+    store = _LockedStore(database, audit)
+    for intent_id, conversation, customer, key, request_id, channel, _ in intents:
         if not (customer and key):
             # Every filing has both (the edges enforce them); a row without is not ours to guess.
             report.skipped.append((intent_id, "intent row has no customer or idempotency key"))
@@ -98,7 +100,7 @@ def reconcile(
         claim = upstream.find_claim(idempotency_key=upstream_idempotency_key(customer, key))
         base = {
             "intent": "claim_create",
-            "payload": payload,
+            "payload": {"settles_intent": str(intent_id)},
             "request_id": request_id,
             "function_name": FUNCTION_NAME,
             "channel": channel,
@@ -137,12 +139,13 @@ def reconcile(
 
 
 class _LockedStore:
-    """Writes a result row only while holding the intent's lock and only if it has none: the
-    row goes through the audit writer's own insert (personal fields sealed), inside the
-    transaction that holds the lock."""
+    """Writes a result row only while holding the intent's lock and only if it has none. The
+    audit store writes on its own connection and commits before this lock is released, so the
+    next holder's re-check sees the row."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, audit: AuditStore) -> None:
         self._database = database
+        self._audit = audit
 
     def settle(self, intent_id: UUID, entry: AuditEntry) -> bool:
         with self._database.connection() as conn, conn.transaction():
@@ -152,5 +155,5 @@ class _LockedStore:
             row = conn.execute(STILL_OPEN_SQL, (intent_id,)).fetchone()
             if not (row and row[0]):
                 return False
-            PostgresAuditStore(self._database).insert_on(conn, entry, new_row_id())
+            self._audit.record(entry)
         return True

@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 
+from insurance_agent.audit import PostgresAuditStore
 from insurance_agent.database import Database, connection_params
 from insurance_agent.housekeeping import purge_expired_idempotency
 from insurance_agent.observability import logger
@@ -41,7 +42,7 @@ def seal_handler(event: Any, context: Any) -> dict[str, Any]:
 
 
 @cache
-def _reconciler() -> tuple[Database, InsuranceApiClient]:
+def _reconciler() -> tuple[Database, PostgresAuditStore, InsuranceApiClient]:
     from insurance_agent.api_key import api_key_provider
 
     settings = get_settings()
@@ -53,7 +54,9 @@ def _reconciler() -> tuple[Database, InsuranceApiClient]:
         retry_attempts=settings.upstream_retry_attempts,
         retry_budget_s=settings.upstream_retry_budget_s,
     )
-    return Database(settings, name="reconciler"), client
+    # Two connections: one holds an intent's lock while the audit store writes on the other.
+    audit = PostgresAuditStore(Database(settings, name="reconciler-audit"))
+    return Database(settings, name="reconciler"), audit, client
 
 
 def min_age() -> timedelta:
@@ -63,8 +66,8 @@ def min_age() -> timedelta:
 
 
 def reconcile_handler(event: Any, context: Any) -> dict[str, Any]:
-    database, client = _reconciler()
-    report = reconcile(database, client, min_age=min_age()).as_dict()
+    database, audit, client = _reconciler()
+    report = reconcile(database, audit, client, min_age=min_age()).as_dict()
     logger.info("pending claim intents reconciled", extra=report)
     return report
 

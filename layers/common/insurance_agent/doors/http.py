@@ -111,19 +111,27 @@ def headers_of(event: dict[str, Any]) -> dict[str, Any]:
 
 def route_relative(event: dict[str, Any]) -> dict[str, Any]:
     """``event`` with what stands before the matched route in ``rawPath`` (a named stage, an
-    API mapping key) removed: the route template has as many segments as the path it matched."""
+    API mapping key) removed: the route template has as many segments as the path it matched.
+    For a ``$default`` (catch-all) route, whose template says nothing of the path, a named
+    stage's own prefix is removed."""
     route_key = event.get("routeKey")
     raw_path = event.get("rawPath")
-    if not isinstance(route_key, str) or not isinstance(raw_path, str) or " " not in route_key:
+    if not isinstance(route_key, str) or not isinstance(raw_path, str):
         return event
-    template = route_key.split(" ", 1)[1]
-    if "+}" in template or not template.startswith("/"):
-        return event  # a greedy or $default route: no fixed length to match
-    want = template.count("/")
-    segments = raw_path.split("/")
-    if len(segments) - 1 <= want:
-        return event
-    prefix = "/".join(segments[: len(segments) - want])
+    template = route_key.split(" ", 1)[1] if " " in route_key else ""
+    if template.startswith("/") and "+}" not in template:
+        want = template.count("/")
+        segments = raw_path.split("/")
+        if len(segments) - 1 <= want:
+            return event
+        prefix = "/".join(segments[: len(segments) - want])
+    else:
+        stage = (event.get("requestContext") or {}).get("stage")
+        if not isinstance(stage, str) or stage == "$default":
+            return event
+        prefix = f"/{stage}"
+        if not raw_path.startswith(prefix + "/"):
+            return event
     request_context = dict(event.get("requestContext") or {})
     http = dict(request_context.get("http") or {})
     # http.path is rawPath decoded: the same prefix stands before it.

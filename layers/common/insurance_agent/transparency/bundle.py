@@ -25,34 +25,6 @@ FORMAT = "insurance-agent-api/transparency-proof/v1"
 CHAIN_HASH_HEX = 64  # the canonical bytes start with prev_hash in hex
 
 
-def _fields(content: bytes, count: int) -> list[str]:
-    """The first ``count`` length-prefixed fields (``<chars>:<text>``, ``~`` for NULL) of a
-    row's canonical content; these leading fields are ASCII, so characters are bytes."""
-    fields: list[str] = []
-    at = 0
-    while len(fields) < count and at < len(content):
-        if content[at : at + 1] == b"~":
-            fields.append("")
-            at += 1
-            continue
-        colon = content.find(b":", at)
-        if colon < 0 or not content[at:colon].isdigit():
-            break
-        length = int(content[at:colon])
-        fields.append(content[colon + 1 : colon + 1 + length].decode("ascii", "replace"))
-        at = colon + 1 + length
-    return fields
-
-
-def canonical_row_id(content: bytes) -> str | None:
-    """The row id a canonical content names: its first field (version 1, migration 0003), or
-    its third after the version and the chain position (version 2, migration 0005)."""
-    fields = _fields(content, 3)
-    if len(fields) == 3 and fields[0] == "2":
-        return fields[2]
-    return fields[0] if fields else None
-
-
 class VerificationError(ValueError):
     """The bundle does not prove what it claims: tampering, a wrong key, or a broken bundle."""
 
@@ -76,6 +48,39 @@ def leaf_data(row_hash_hex: str) -> bytes:
     if len(data) != 32:
         raise ValueError("a row hash is 32 bytes")
     return data
+
+
+def fields(text: str, count: int) -> list[str | None]:
+    """The first ``count`` length-prefixed fields of canonical content (``~`` is NULL,
+    ``<characters>:<value>`` a value), as the database's ``agent_interactions_field`` writes."""
+    found: list[str | None] = []
+    at = 0
+    while len(found) < count and at < len(text):
+        if text[at] == "~":
+            found.append(None)
+            at += 1
+            continue
+        length, colon, _ = text[at : at + 12].partition(":")
+        if not colon or not length.isdigit():
+            raise VerificationError("the canonical bytes are not length-prefixed fields")
+        start = at + len(length) + 1
+        found.append(text[start : start + int(length)])
+        at = start + int(length)
+    return found
+
+
+def _named_rows(canonical: bytes) -> set[str]:
+    """The row id the canonical bytes name: content version 1 (migration 0003) opens with it;
+    version 2 (migration 0005) opens with the version ("2") and the chain position, then it."""
+    try:
+        text = canonical.decode()
+    except UnicodeDecodeError:
+        raise VerificationError("the canonical bytes are not UTF-8") from None
+    first = fields(text[CHAIN_HASH_HEX:], 3)
+    named = {first[0]} if first else set()
+    if len(first) == 3 and first[0] == "2":
+        named.add(first[2])
+    return {n for n in named if n is not None}
 
 
 def make_bundle(
@@ -137,8 +142,7 @@ def verify_entry(bundle: dict[str, Any], key: VerifierKey) -> VerifiedEntry:
     canonical = unb64(entry.get("canonical"), "the entry's canonical bytes")
     if hashlib.sha256(canonical).hexdigest() != row_hash:
         raise VerificationError("the row's canonical bytes do not hash to its row_hash: edited")
-    # Canonical content v1 opens with the row id as a length-prefixed field (migration 0003).
-    if canonical_row_id(canonical[CHAIN_HASH_HEX:]) != row_id:
+    if row_id not in _named_rows(canonical):
         raise VerificationError(f"the canonical bytes are not those of row {row_id}")
     proof = entry.get("inclusion_proof")
     if not isinstance(proof, list):

@@ -158,7 +158,11 @@ def prove(
             latest_checkpoint(conn) if tree_size is None else checkpoint_at(conn, tree_size)
         )
         if checkpoint is None:
-            raise NotSealed("no checkpoint yet: run `python -m ops seal`")
+            raise NotSealed(
+                "no checkpoint yet: run `python -m ops seal`"
+                if tree_size is None
+                else f"no checkpoint of tree size {tree_size}"
+            )
         leaves = _leaf_hashes(conn, checkpoint.size)
         entry = None
         if row_id is not None:
@@ -176,9 +180,9 @@ def _entry(
     conn: psycopg.Connection[Any], row_id: UUID, leaves: list[bytes], size: int
 ) -> dict[str, Any]:
     row = conn.execute(
-        "SELECT convert_to(a.prev_hash || CASE WHEN a.hash_version = 2"
-        " THEN agent_interactions_canonical_v2(a) ELSE agent_interactions_canonical(a) END,"
-        " 'UTF8'), a.row_hash,"
+        "SELECT convert_to(a.prev_hash || CASE a.hash_version"
+        " WHEN 1 THEN agent_interactions_canonical(a) ELSE agent_interactions_canonical_v2(a)"
+        " END, 'UTF8'), a.row_hash,"
         " l.leaf_index"
         " FROM agent_interactions a LEFT JOIN transparency_leaves l ON l.row_id = a.id"
         " WHERE a.id = %s",

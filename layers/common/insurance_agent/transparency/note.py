@@ -8,7 +8,7 @@ Ed25519 (signature type 0x01) and the signature covers the text including its fi
 A verifier key is shared as ``<key name>+<hex key id>+<base64(0x01 || public key)>``, the form
 Go's ``golang.org/x/mod/sumdb/note`` reads.
 
-Verification imports ``cryptography`` on first use; signing goes through ``signer.Signer``.
+Verification imports PyNaCl (libsodium) on first use; signing goes through ``signer.Signer``.
 """
 
 from __future__ import annotations
@@ -70,12 +70,13 @@ class VerifierKey:
         return key
 
     def verify(self, message: bytes, signature: bytes) -> bool:
-        from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+        from nacl.exceptions import BadSignatureError
+        from nacl.exceptions import ValueError as NaclValueError
+        from nacl.signing import VerifyKey
 
         try:
-            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
-        except InvalidSignature:
+            VerifyKey(self.public_key).verify(message, signature)
+        except (BadSignatureError, NaclValueError):
             return False
         return True
 

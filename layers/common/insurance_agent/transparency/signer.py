@@ -4,7 +4,7 @@ Both sign pure Ed25519 (RFC 8032) over the note text, so a checkpoint signed by 
 standard ``signed-note`` any C2SP verifier reads. KMS has had Ed25519 keys since 2025
 (key spec ``ECC_NIST_EDWARDS25519``, algorithm ``ED25519_SHA_512`` with ``MessageType=RAW``);
 one Sign call per checkpoint, never per row, keeps well within KMS request quotas.
-boto3 and cryptography are imported only by the signer that needs them.
+boto3 and PyNaCl (libsodium) are imported only by the signer that needs them.
 """
 
 from __future__ import annotations
@@ -42,14 +42,13 @@ class LocalEd25519Signer:
     """An Ed25519 key held in memory (development, tests)."""
 
     def __init__(self, name: str, seed: bytes) -> None:
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+        from nacl.signing import SigningKey
 
         if len(seed) != 32:
             raise ValueError("an Ed25519 seed is 32 bytes")
         self._name = name
-        self._key = Ed25519PrivateKey.from_private_bytes(seed)
-        self._public = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self._key = SigningKey(seed)
+        self._public = bytes(self._key.verify_key)
 
     @classmethod
     def generate(cls, name: str) -> LocalEd25519Signer:
@@ -74,7 +73,7 @@ class LocalEd25519Signer:
         return self._public
 
     def sign(self, message: bytes) -> bytes:
-        return self._key.sign(message)
+        return bytes(self._key.sign(message).signature)
 
 
 class KmsEd25519Signer:
