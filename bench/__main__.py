@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cold, discipline, mcp_door, naive, size, throughput, warm
+from bench import cold, discipline, mcp_door, naive, size, snapstart, throughput, warm
 from bench.report import render
 from bench.stats import pct
 from bench.workload import FUNCTIONS, bench_stack, function_env, http_event
@@ -34,6 +34,7 @@ SECTIONS = (
     "naive",
     "discipline",
     "throughput",
+    "snapstart",
     "mcp",
 )
 OUT = ROOT / "bench" / "out"
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive", type=int, default=300)
     parser.add_argument("--mcp", type=int, default=300)
     parser.add_argument("--log-invocations", type=int, default=100)
+    parser.add_argument("--snapstart-runs", type=int, default=5)
     parser.add_argument("--only", default=",".join(SECTIONS))
     parser.add_argument("--build-dir", type=Path, default=ROOT / ".aws-sam" / "build")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
@@ -93,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if "size" in only:
         results["size"] = size.measure(args.build_dir)
+        arm64 = args.build_dir.with_name(args.build_dir.name + "-arm64")
+        if arm64.is_dir():
+            results["size_arm64"] = size.measure(arm64)
         say("sizes measured")
     with bench_stack() as stack:
         if only & {"cold", "imports"}:
@@ -116,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                         "statuses": result.statuses,
                         "parts": result.parts(),
                         "discipline": result.discipline,
+                        "upstream_requests": result.upstream_requests,
+                        "floor": result.floor.parts() if result.floor else None,
                     }
                     say(f"warm {FUNCTIONS[intent]} done")
         if "mcp" in only:
@@ -144,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         if "discipline" in only:
             results["server_log"] = discipline.server_view(stack, args.log_invocations)
             say("server log read")
+        if "snapstart" in only:
+            results["snapstart"] = snapstart.measure(stack, args.snapstart_runs)
+            say("snapstart emulation done")
         if "throughput" in only:
             results["throughput"] = [throughput.measure(stack, k) for k in (1, 4, 16)]
             say("audit throughput done")
@@ -154,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if only == set(SECTIONS):
         args.results.write_text(text)
-        say(f"written to {args.results.relative_to(ROOT)}")
+        say(f"written to {args.results.resolve().relative_to(ROOT)}")
     return 0
 
 

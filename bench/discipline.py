@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from collections import Counter
 from typing import Any
 
@@ -89,17 +90,37 @@ def server_view(stack: Stack, invocations: int) -> dict[str, Any]:
             conn.execute("SELECT pg_reload_conf()")
         stack = Stack(stack.postgres, audit_url, stack.reference)
         answered: Counter[int] = Counter()
+        per_function: dict[str, Any] = {}
+        log_path = cluster.data_dir / "server.log"
         with function_environment(stack), open(os.devnull, "w") as sink:
             for intent, name in FUNCTIONS.items():
                 handler = lambda_handler(OPERATIONS[intent])
                 context = LambdaContext(function_name=name)
                 with contextlib.redirect_stdout(sink):
-                    for n in range(invocations):
+                    # The first invocation connects; the rest are what a warm container does.
+                    handler(http_event(intent, 0, "log"), context)
+                    time.sleep(0.3)
+                    start = log_path.stat().st_size
+                    for n in range(1, invocations + 1):
                         answered[
                             int(handler(http_event(intent, n, "log"), context)["statusCode"])
                         ] += 1
+                time.sleep(0.3)
+                with log_path.open("rb") as log_file:
+                    log_file.seek(start)
+                    warm = read_log(log_file.read().decode(errors="replace"))
+                per_function[name] = {
+                    "statements_per_invocation": {
+                        verb: n / invocations for verb, n in warm["statements"].items()
+                    },
+                    "round_trips_per_invocation": sum(warm["statements"].values()) / invocations,
+                }
                 handler.entry.runtime.close()  # type: ignore[attr-defined]
-        log = (cluster.data_dir / "server.log").read_text(errors="replace")
+        log = log_path.read_text(errors="replace")
     LOG_COPY.parent.mkdir(parents=True, exist_ok=True)
     LOG_COPY.write_text(log)
-    return {"invocations": sum(answered.values()), "statuses": dict(answered)} | read_log(log)
+    return {
+        "invocations": sum(answered.values()),
+        "statuses": dict(answered),
+        "per_function": per_function,
+    } | read_log(log)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from unittest import mock
 
 import psycopg
 
+from bench.cold import BASELINES
 from bench.stats import pct
 from bench.workload import FUNCTIONS, function_env, http_event
 from devstack.events import LambdaContext
@@ -105,8 +107,18 @@ class WarmResult:
     other_ms: list[float] = field(default_factory=list)
     # This thread's CPU time outside the ports: the handler's own work, load or no load.
     overhead_cpu_ms: list[float] = field(default_factory=list)
+    # This thread's CPU time for the whole invocation, ports included: what the floor's is
+    # compared with.
+    total_cpu_ms: list[float] = field(default_factory=list)
+    # The whole process's CPU time per invocation: counts work handed to other threads too
+    # (the claim summary's concurrent upstream request).
+    process_cpu_ms: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     discipline: dict[str, Any] = field(default_factory=dict)
+    # Upstream requests per invocation (the client's own count, retries included).
+    upstream_requests: float = float("nan")
+    # The floor's invocations interleaved with these (run_function).
+    floor: WarmResult | None = None
 
     @property
     def overhead_ms(self) -> list[float]:
@@ -127,6 +139,8 @@ class WarmResult:
                 ("other ports", self.other_ms),
                 ("overhead", self.overhead_ms),
                 ("overhead_cpu", self.overhead_cpu_ms),
+                ("total_cpu", self.total_cpu_ms),
+                ("process_cpu", self.process_cpu_ms),
             )
         }
 
@@ -199,29 +213,49 @@ def session_state(runtime: Any) -> dict[str, Any]:
     }
 
 
-def run_function(stack: Stack, intent: str, invocations: int, warmup: int = 20) -> WarmResult:
+def run_function(
+    stack: Stack, intent: str, invocations: int, warmup: int = 20, *, floor: bool = True
+) -> WarmResult:
+    """``invocations`` warm events through the function's handler, each followed by one
+    through the floor (``result.floor``) unless ``floor`` is false."""
     handler, runtime, clock = timed_handler(intent)
     context = LambdaContext(function_name=FUNCTIONS[intent])
     result = WarmResult(FUNCTIONS[intent], invocations)
+    baseline = Floor(stack, FUNCTIONS[intent]) if floor else None
     events = [http_event(intent, n, "warm") for n in range(warmup + invocations)]
+    # Requests the function's client sends, retries included: upstream round trips.
+    sent = [0]
+    assert runtime.client is not None
+    runtime.client.http.event_hooks["request"].append(
+        lambda request: sent.__setitem__(0, sent[0] + 1)
+    )
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
         for event in events[:warmup]:
             handler(event, context)
+            if baseline is not None:
+                baseline.step(measured=False)
+        sent_before = sent[0]
         pool_before = runtime.database.stats().get("connections_num", 0)
         backends_before = backends(stack.database_url)
         peers_before = upstream_peers(stack)
         for event in events[warmup:]:
             clock.reset()
+            process_started = time.process_time()
             started = _now()
             response = handler(event, context)
             total, total_cpu = _since(started)
+            result.process_cpu_ms.append((time.process_time() - process_started) * 1000)
             result.total_ms.append(total)
             result.upstream_ms.append(clock.wall_ms.get("upstream", 0.0))
             result.audit_ms.append(clock.wall_ms.get("audit", 0.0))
             result.other_ms.append(clock.others_ms("upstream", "audit"))
             result.overhead_cpu_ms.append(total_cpu - sum(clock.cpu_ms.values()))
+            result.total_cpu_ms.append(total_cpu)
             status = int(response["statusCode"])
             result.statuses[status] = result.statuses.get(status, 0) + 1
+            if baseline is not None:
+                baseline.step()
+    result.upstream_requests = (sent[0] - sent_before) / invocations
     backends_after = backends(stack.database_url)
     peers_after = upstream_peers(stack)
     result.discipline = {
@@ -232,4 +266,49 @@ def run_function(stack: Stack, intent: str, invocations: int, warmup: int = 20) 
         **session_state(runtime),
     }
     runtime.close()
+    if baseline is not None:
+        baseline.close()
+        result.floor = baseline.result
     return result
+
+
+class Floor:
+    """The warm floor (bench/baselines/floor_warm.py) answering the policy lookup's events, one
+    invocation after each of ours: the machine's load falls on both alike, and the ratios
+    compare figures taken in the same seconds."""
+
+    def __init__(self, stack: Stack, name: str) -> None:
+        spec = importlib.util.spec_from_file_location("floor_warm", BASELINES / "floor_warm.py")
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        self._handler = module.build(
+            stack.reference.url, stack.reference.api_key, stack.database_url
+        )
+        self._context = LambdaContext(function_name="floor")
+        self._n = 0
+        self.result = WarmResult(f"floor ({name})", 0)
+
+    def step(self, *, measured: bool = True) -> None:
+        event = http_event("policy_lookup", self._n, "floor")
+        self._n += 1
+        result = self.result
+        process_started = time.process_time()
+        started = _now()
+        response = self._handler(event, self._context)
+        total, total_cpu = _since(started)
+        process_cpu = (time.process_time() - process_started) * 1000
+        if not measured:
+            return
+        result.invocations += 1
+        result.process_cpu_ms.append(process_cpu)
+        result.total_ms.append(total)
+        result.total_cpu_ms.append(total_cpu)
+        for part in (result.upstream_ms, result.audit_ms, result.other_ms, result.overhead_cpu_ms):
+            part.append(float("nan"))
+        status = int(response["statusCode"])
+        result.statuses[status] = result.statuses.get(status, 0) + 1
+
+    def close(self) -> None:
+        self._handler.close()

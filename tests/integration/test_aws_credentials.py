@@ -135,7 +135,8 @@ def test_a_token_is_minted_for_every_new_connection_against_real_postgres(
             assert conn.execute("SELECT current_user").fetchone() == (settings.db_user,)
         # The proxy (or an RDS failover) drops the connection under a warm container...
         with psycopg.connect(database_url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (first_pid,))
+            # Waits until the backend is gone (as a proxy's close has arrived by the next request).
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (first_pid,))
         # ...the checkout check notices, and the replacement connects with a fresh token.
         with db.connection() as conn:
             assert conn.info.backend_pid != first_pid

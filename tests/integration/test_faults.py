@@ -165,7 +165,7 @@ def test_database_back_after_an_outage_recovers_without_a_new_container(
     # Kill the container's server connection, as an RDS Proxy idle timeout or failover would.
     with psycopg.connect(database_url, autocommit=True) as admin:
         admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
             "WHERE datname = current_database() AND application_name = 'insurance-agent-api'"
         )
 

@@ -18,6 +18,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from insurance_agent.errors import AuditUnavailable
+from insurance_agent.pool_check import CheckAfterIdle
 from insurance_agent.settings import Settings
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ class Database:
         self._settings = settings
         self._name = name
         self._pool: ConnectionPool[Any] | None = None
+        self._check = CheckAfterIdle()
         self._customer_keys: CustomerKeys | None = None
         self._lock = threading.Lock()
 
@@ -87,8 +89,9 @@ class Database:
                         open=False,
                         name=self._name,
                         timeout=self._settings.db_pool_timeout_s,
-                        # Warm containers keep a connection the proxy may have closed.
-                        check=ConnectionPool.check_connection,
+                        # Warm containers keep a connection the proxy may have closed; one
+                        # used a moment ago is checked without a round trip (pool_check.py).
+                        check=self._check,
                         max_idle=300.0,
                         reconnect_timeout=60.0,
                         num_workers=1,
@@ -103,6 +106,7 @@ class Database:
         try:
             with self.pool.connection() as conn:
                 yield conn
+                self._check.used(conn)
         except PoolTimeout:
             raise AuditUnavailable(
                 "audit database unavailable: no connection within "

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from insurance_agent import snapstart
 from insurance_agent.catalog import Operation
 from insurance_agent.context import CallContext
 from insurance_agent.doors import DoorKind, door_kind, foreign_source
@@ -130,6 +131,8 @@ def lambda_handler(operation: Operation) -> LambdaHandler:
     entry = FunctionEntry(operation)
     handler = _instrumented(entry.handler)
     handler.entry = entry  # type: ignore[attr-defined]  # for tests and the local server
+    # A SnapStart init does the first event's work now (snapstart.py); otherwise nothing.
+    snapstart.prepare(entry)
     return handler
 
 

@@ -36,9 +36,13 @@ def _refuse(message: str, kind: str) -> ValidationFailed:
     )
 
 
+# What nearly every request says, accepted without parsing the header (~25 us a request).
+_PLAIN_JSON = frozenset({"application/json", "application/json; charset=utf-8"})
+
+
 def check_content_type(content_type: str | None) -> None:
     """JSON, or no Content-Type at all (read as JSON, as FastAPI does)."""
-    if not content_type:
+    if not content_type or content_type in _PLAIN_JSON:
         return
     header = Message()
     header["content-type"] = content_type

@@ -244,8 +244,9 @@ def summarize_claims(
 ) -> ClaimSummary:
     def action(_: Trail) -> ClaimSummary:
         _may_act(ctx, request.policy_number)
-        policy = _owned(services.upstream.get_policy(request.policy_number), ctx)
-        claims = services.upstream.list_claims(request.policy_number)
+        # Both asked at once; another customer's policy is refused before its claims are used.
+        policy, claims = services.upstream.policy_with_claims(request.policy_number)
+        _owned(policy, ctx)
         return summarize(policy, claims, claim_id=request.claim_id, as_of=services.clock())
 
     return run_audited(services, ctx, "claim_summary", request.model_dump(mode="json"), action)

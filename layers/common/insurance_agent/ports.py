@@ -21,6 +21,10 @@ class InsuranceApi(Protocol):
 
     def list_claims(self, policy_number: str) -> list[Claim]: ...
 
+    def policy_with_claims(self, policy_number: str) -> tuple[Policy, list[Claim]]:
+        """``get_policy`` and ``list_claims`` together; an adapter may run them concurrently."""
+        ...
+
     def file_claim(
         self, claim: ClaimRequest, *, customer_id: str, idempotency_key: str
     ) -> Claim: ...

@@ -12,7 +12,9 @@ the status alone; upstream's text goes, redacted and cut short, to the log.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import Any
@@ -112,14 +114,16 @@ class InsuranceApiClient:
     ) -> None:
         self._retry_attempts = retry_attempts
         self._retry_budget_s = retry_budget_s
+        self._worker: ThreadPoolExecutor | None = None
         self.http = httpx.Client(
             base_url=base_url,
             auth=BearerAuth(key_provider),
             timeout=httpx.Timeout(
                 connect=connect_timeout_s, read=read_timeout_s, write=read_timeout_s, pool=1.0
             ),
-            # A Lambda container serves one request at a time: one kept-alive connection.
-            limits=httpx.Limits(max_connections=4, max_keepalive_connections=1),
+            # A Lambda container serves one request at a time, with at most two upstream
+            # requests in flight (policy_with_claims): two kept-alive connections.
+            limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
             headers={"Accept": "application/json", "User-Agent": "insurance-agent-api/0.1"},
             transport=transport,
         )
@@ -143,6 +147,22 @@ class InsuranceApiClient:
         except ValidationError as exc:
             raise _bad_shape(response, exc) from None
 
+    def policy_with_claims(self, policy_number: str) -> tuple[Policy, list[Claim]]:
+        """The policy and its claims, both requests in flight at once (the claims' on the
+        client's one worker thread): a summary waits for the slower of the two, not their sum.
+        Each keeps its retries and error mapping; the policy's failure wins, as when the policy
+        was asked first, and the claims' request is waited for so nothing outlives the call."""
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upstream")
+        claims = self._worker.submit(self.list_claims, policy_number)
+        try:
+            policy = self.get_policy(policy_number)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                claims.result()
+            raise
+        return policy, claims.result()
+
     def file_claim(self, claim: ClaimRequest, *, customer_id: str, idempotency_key: str) -> Claim:
         body = claim.model_dump(mode="json") | {"customer_id": customer_id}
         response = self._send(
@@ -157,6 +177,9 @@ class InsuranceApiClient:
         return _parse(Claim, response)
 
     def close(self) -> None:
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+            self._worker = None
         self.http.close()
 
     # -- transport, retries and error mapping ----------------------------------------------

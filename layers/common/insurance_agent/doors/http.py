@@ -33,15 +33,19 @@ class HttpDoor(Door):
         except ValidationFailed as error:
             return self._refuse(error, event, request_id, context)
         if self._app is None:
-            from mangum import Mangum
-
-            # Mangum asks asyncio for the thread's loop at every call; give the container one
-            # up front (Python 3.12 deprecates creating it implicitly).
-            asyncio.set_event_loop(asyncio.new_event_loop())
-            self._app = Mangum(self.fastapi_app(), lifespan="off")
+            self.prepare()
         response: dict[str, Any] = self._app(route_relative(event), context)
         response.setdefault("headers", {})["x-request-id"] = request_id
         return response
+
+    def prepare(self) -> None:
+        """Build the app (on the first HTTP event, or at a SnapStart init: snapstart.py)."""
+        from mangum import Mangum
+
+        # Mangum asks asyncio for the thread's loop at every call; give the container one
+        # up front (Python 3.12 deprecates creating it implicitly).
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        self._app = Mangum(self.fastapi_app(), lifespan="off")
 
     def fastapi_app(self) -> Any:
         module_name, factory = self.operation.http_app.split(":")
