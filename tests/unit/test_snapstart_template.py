@@ -1,5 +1,5 @@
-"""templates/snapstart.snippet.yaml merged into a scratch copy of template.yaml passes
-`sam validate --lint` (cfn-lint), and says what it must: SnapStart on published versions behind
+"""template.yaml's SnapStart switch passes `sam validate --lint` (cfn-lint), and says what it
+must: SnapStart on published versions behind
 a parameter, exclusive with provisioned concurrency. Needs `make aws-tools` (make test runs it)."""
 
 from __future__ import annotations
@@ -11,27 +11,13 @@ from typing import Any
 
 import pytest
 
-from devstack.template import ROOT, load_template
+from devstack.template import load_template
 from tests.deploy.conftest import REGION, SAM, run_tool, tool
-
-SNIPPET = ROOT / "templates" / "snapstart.snippet.yaml"
-
-
-def merged(template: dict[str, Any], snippet: dict[str, Any]) -> dict[str, Any]:
-    """``snippet``'s sections added into ``template``'s (Globals.Function one level deeper)."""
-    out = copy.deepcopy(template)
-    for section, body in snippet.items():
-        if section == "Globals":
-            for kind, props in body.items():
-                out.setdefault("Globals", {}).setdefault(kind, {}).update(props)
-        else:
-            out.setdefault(section, {}).update(body)
-    return out
 
 
 @pytest.fixture(scope="module")
 def with_snapstart() -> dict[str, Any]:
-    return merged(load_template(), load_template(SNIPPET))
+    return load_template()
 
 
 def _validate(template: dict[str, Any], tmp_path: Path) -> tuple[int, str]:
