@@ -28,7 +28,8 @@ class Money(BaseModel):
 
 class NewClaim(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    policy_number: str = Field(pattern=r"^POL-[0-9]{5,10}$")
+    # The seeded numbering's (REFERENCE_NUMBERING): another insurer numbers otherwise.
+    policy_number: str = Field(pattern=seed.numbering().policy_pattern)
     customer_id: str
     loss_date: date
     loss_type: str = Field(min_length=1, max_length=40)
@@ -211,7 +212,7 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
                 " VALUES (%s, %s, %s, 'submitted', %s, %s, %s, %s, %s, %s, %s, %s)"
                 " RETURNING *",
                 (
-                    f"CLM-{number['nextval']:06d}",
+                    seed.numbering().k(number["nextval"]),
                     claim.policy_number,
                     claim.customer_id,
                     claim.loss_date,

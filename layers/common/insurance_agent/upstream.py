@@ -19,6 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from insurance_agent.errors import (
     ClaimNotFound,
+    CustomerNotFound,
     IdempotencyConflict,
     InsuranceAgentError,
     PolicyNotFound,
@@ -27,7 +28,7 @@ from insurance_agent.errors import (
     UpstreamUnavailable,
     ValidationFailed,
 )
-from insurance_agent.models import Claim, ClaimRequest, Policy, utc_now
+from insurance_agent.models import Claim, ClaimRequest, Customer, Policy, utc_now
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 # A Retry-After longer than this is not waited for inside a Lambda invocation.
@@ -148,6 +149,12 @@ class InsuranceApiClient:
 
     def close(self) -> None:
         self.http.close()
+
+    def get_customer(self, customer_id: str) -> Customer:
+        """A customer's profile (``GET /v1/customers/{customer_id}``): a GET, so retried and
+        mapped like the policy reads."""
+        response = self._send("GET", f"/v1/customers/{customer_id}", not_found=CustomerNotFound)
+        return _parse(Customer, response)
 
     # -- transport, retries and error mapping ----------------------------------------------
 
