@@ -5,6 +5,8 @@
     python -m ops verify (--conversation conv-001 | --all [--checkpoint FILE])
                                             exit 1 on a broken chain
     python -m ops purge-idempotency         delete expired idempotency records
+    python -m ops decisions --claim CLM-001000          every triage decision on a claim
+    python -m ops fast-tracked --above 5000.00 [--currency USD]
 
 Reads DATABASE_URL (or --database-url).
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 
-from ops import verify
+from ops import decisions, verify
 from ops.idempotency import purge_expired
 from ops.trail import as_json_lines, as_text, fetch
 
@@ -54,12 +56,19 @@ def main(argv: list[str] | None = None) -> int:
         "purge-idempotency", help="delete expired idempotency records (safe while serving)"
     )
     purge.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    decisions.add_commands(sub)
+    for name in ("decisions", "fast-tracked"):
+        sub.choices[name].add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     args = parser.parse_args(argv)
     if args.command == "verify" and args.checkpoint and not args.all:
         parser.error("--checkpoint goes with --all")
     url = args.database_url or _dev_database_url()
     if args.command == "verify":
         return _verify(url, args.conversation, args.checkpoint)
+    if args.command in ("decisions", "fast-tracked"):
+        for line in decisions.run(args, url):
+            print(line)
+        return 0
     if args.command == "purge-idempotency":
         print(f"purged {purge_expired(url)} expired idempotency record(s)")
         return 0
