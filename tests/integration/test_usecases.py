@@ -322,9 +322,8 @@ def test_a_decision_is_recorded_through_every_door_citing_the_customers_rows(
         interceptor,
         handler,
         "ClaimCreateFunction",
-        {k: v for k, v in task.items() if k != "customer_id"}
-        | {"conversation_id": conversation_id + "-mcp"},
-        headers=bearer(customer_identity("cust-5150")),
+        task | {"conversation_id": conversation_id + "-mcp"},
+        headers=bearer(agent_identity("triage-agent")),
         tool="claim-create___record_triage_decision",
     )
     assert not over_mcp.get("isError"), over_mcp
@@ -338,7 +337,7 @@ def test_a_decision_is_recorded_through_every_door_citing_the_customers_rows(
     # The trail is append-only: a decision, like every row, cannot be changed afterwards.
     with psycopg.connect(database_url) as conn, pytest.raises(psycopg.Error):
         conn.execute(
-            "UPDATE agent_interactions SET payload = payload || '{\"decision\": \"fast_track\"}'"
+            'UPDATE agent_interactions SET payload = payload || \'{"decision": "fast_track"}\''
             " WHERE id = %s",
             (over_http.body["audit_id"],),
         )
@@ -435,3 +434,26 @@ def test_ops_lists_fast_tracked_claims_above_an_amount(
     assert claim_id in listed("7249.99", None)
     assert claim_id not in listed("7250.00", "USD")  # above, not at
     assert claim_id not in listed("0", "EUR")
+
+
+def test_a_customer_cannot_triage_its_own_claim(
+    handlers, fresh_reference, audit_rows, conversation_id
+):
+    cited = evidence(handlers, conversation_id + "-evidence", "cust-5150", "POL-30001")
+    answer = http(
+        handlers["ClaimCreateFunction"],
+        "ClaimCreateFunction",
+        DECISION_ROUTE,
+        "/claims/CLM-000302/decisions",
+        decision(decision="fast_track", relied_on=cited),
+        headers_for(conversation_id, customer_id=None),
+        jwt_claims=gateway_claims(customer_identity("cust-5150")),
+    )
+    assert answer.status == 403
+    assert answer.body["error"]["code"] == "AGENT_ONLY"
+    [row] = audit_rows(conversation_id)
+    assert (row["intent"], row["outcome"], row["customer_id"]) == (
+        "triage_decision",
+        "denied",
+        "cust-5150",
+    )

@@ -24,6 +24,7 @@ from insurance_agent.domain.summary import summarize
 from insurance_agent.errors import (
     AuditUnavailable,
     ClaimNotFound,
+    Forbidden,
     InsuranceAgentError,
     PolicyNotFound,
     UpstreamBadResponse,
@@ -353,6 +354,11 @@ def record_triage_decision(
     cites, which must be audit rows of the same customer."""
 
     def action(_: Trail) -> TriageDecision:
+        if ctx.principal is not None and ctx.principal.kind == "customer":
+            # A claimant never triages their own claim (a customer fast-tracking itself).
+            raise Forbidden(
+                "a triage decision is recorded by an agent or a workflow", code="AGENT_ONLY"
+            )
         _may_act(ctx, request.policy_number)
         policy = _owned(services.upstream.get_policy(request.policy_number), ctx)
         claims = services.upstream.list_claims(request.policy_number)
