@@ -457,3 +457,39 @@ def test_a_customer_cannot_triage_its_own_claim(
         "denied",
         "cust-5150",
     )
+
+
+# -- Bedrock action groups (legacy): the action's apiPath picks the operation ---------------------
+
+
+def test_bedrock_actions_reach_the_coverage_check_and_the_decision(
+    handlers, fresh_reference, audit_rows, conversation_id
+):
+    from devstack.bedrock_events import bedrock_event, response_json
+
+    attributes = {"conversation_id": conversation_id, "customer_id": "cust-5150"}
+    asked = bedrock_event(
+        "/agent/coverage-check",
+        "POST",
+        body={"policy_number": "POL-30001", "loss_date": day(-3), "loss_type": "windstorm"},
+        session_attributes=attributes,
+    )
+    covered = handlers["ClaimSummaryFunction"](asked, LambdaContext("ClaimSummaryFunction"))
+    assert covered["response"]["httpStatusCode"] == 200, covered
+    answer = response_json(covered)
+    assert (answer["covered"], answer["deductible"]) == (True, "5000.00")
+
+    decided = bedrock_event(
+        "/claims/{claim_id}/decisions",
+        "POST",
+        parameters={"claim_id": "CLM-000302"},
+        body=decision(relied_on=[answer["audit_id"]]),
+        session_attributes=attributes,
+    )
+    recorded = handlers["ClaimCreateFunction"](decided, LambdaContext("ClaimCreateFunction"))
+    assert recorded["response"]["httpStatusCode"] == 201, recorded
+    assert response_json(recorded)["relied_on"] == [answer["audit_id"]]
+    assert [(r["intent"], r["outcome"], r["channel"]) for r in audit_rows(conversation_id)] == [
+        ("coverage_check", "ok", "bedrock"),
+        ("triage_decision", "ok", "bedrock"),
+    ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -276,6 +275,8 @@ def _summary_with_policyholder(
     the customer's profile at once, then every other policy of the customer and its claims.
     The profile is read for the customer the call acts for, and shown only once the policy is
     known to be theirs: authorized exactly like the policy."""
+    from concurrent.futures import ThreadPoolExecutor  # only the calls that fan out pay for it
+
     upstream = services.upstream
     with ThreadPoolExecutor(max_workers=UPSTREAM_FANOUT) as pool:
         policy_read = pool.submit(upstream.get_policy, request.policy_number)
@@ -335,6 +336,8 @@ def check_coverage(
     """ "Am I covered?": the rules a filing is checked against, applied without filing."""
 
     def action(_: Trail) -> CoverageAnswer:
+        from concurrent.futures import ThreadPoolExecutor
+
         _may_act(ctx, request.policy_number)
         with ThreadPoolExecutor(max_workers=2) as pool:
             policy_read = pool.submit(services.upstream.get_policy, request.policy_number)
