@@ -19,12 +19,20 @@ from devstack.events import ClientContext, LambdaContext
 from devstack.jwt_authorizer import gateway_claims
 from tests.conftest import call_http
 from tests.integration.conftest import claim_body, headers_for, post
-from tests.integration.test_mcp_door import bearer, call_tool, interceptor  # noqa: F401
+from tests.integration.test_mcp_door import bearer, call_tool
 
 Handler = Callable[[Any, Any], Any]
 COVERAGE_ROUTE = "POST /agent/coverage-check"
 DECISION_ROUTE = "POST /claims/{claim_id}/decisions"
 VOLATILE = ("audit_id", "as_of", "recorded_at")
+
+
+@pytest.fixture(scope="module")
+def interceptor(function_env: dict[str, str]) -> Handler:
+    """The AgentCore Gateway interceptor function, as tests/integration/test_mcp_door.py uses."""
+    from insurance_agent.entry import interceptor_handler
+
+    return interceptor_handler()
 
 
 def day(offset: int) -> str:
