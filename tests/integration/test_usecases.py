@@ -169,7 +169,7 @@ def test_am_i_covered_through_every_door_and_audited_as_its_own_intent(
         "policy_number": "POL-30001",
         "loss_date": day(-3),
         "loss_type": "water_damage",
-        "amount": {"amount": "9000.00", "currency": "USD"},
+        "amount_claimed": {"amount": "9000.00", "currency": "USD"},
     }
     over_http = http(
         handler,
@@ -212,7 +212,7 @@ def test_a_loss_the_answer_calls_not_covered_is_refused_by_a_filing_with_the_sam
         "policy_number": "POL-10002",
         "loss_date": day(-2),
         "loss_type": "collision",
-        "amount": {"amount": "1800.00", "currency": "USD"},
+        "amount_claimed": {"amount": "1800.00", "currency": "USD"},
     }
     answer = http(
         handlers["ClaimSummaryFunction"],

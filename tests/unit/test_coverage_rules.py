@@ -70,7 +70,7 @@ losses = st.fixed_dictionaries(
     {
         "loss_date": offsets.map(around),
         "loss_type": st.sampled_from([*PERILS, "earthquake"]),
-        "amount": st.builds(
+        "amount_claimed": st.builds(
             Money,
             amount=(st.integers(min_value=-2, max_value=2) | st.integers(-(10**6), 10**9)).map(
                 money
@@ -87,7 +87,7 @@ def filing_refusal(policy: Policy, loss: dict) -> InsuranceAgentError | None:
         loss_date=loss["loss_date"],
         loss_type=loss["loss_type"],
         description="water everywhere",
-        amount_claimed=loss["amount"],
+        amount_claimed=loss["amount_claimed"],
     )
     try:
         check_claim_admissible(policy, request, today=TODAY)
@@ -115,11 +115,11 @@ def test_covered_exactly_when_a_filing_would_be_admitted_with_the_same_refusal(p
 @PROPERTY
 @given(policy=policies(), loss=losses)
 def test_without_an_amount_covered_means_a_filing_in_the_policy_currency_is_admitted(policy, loss):
-    asked = {k: v for k, v in loss.items() if k != "amount"}
+    asked = {k: v for k, v in loss.items() if k != "amount_claimed"}
     answer = assess_coverage(
         policy, [], CoverageCheckRequest(policy_number=policy.policy_number, **asked), as_of=AS_OF
     )
-    filed = loss | {"amount": Money(amount=Decimal("100.00"), currency=policy.currency)}
+    filed = loss | {"amount_claimed": Money(amount=Decimal("100.00"), currency=policy.currency)}
 
     assert answer.covered == (filing_refusal(policy, filed) is None)
     assert answer.estimated_payable is None or not answer.covered
@@ -142,8 +142,8 @@ def test_covered_means_in_force_on_the_day_and_the_peril_listed_by_hand(policy, 
         and not ended_before
         and listed
         and day <= TODAY
-        and loss["amount"].amount > 0
-        and loss["amount"].currency == policy.currency
+        and loss["amount_claimed"].amount > 0
+        and loss["amount_claimed"].currency == policy.currency
     )
     assert answer.covered == expected
 
@@ -179,7 +179,10 @@ def test_a_sub_limit_leaves_what_its_own_claims_did_not_use():
     answer = assess_coverage(
         seeded_home(),
         claims,
-        ask(loss_type="water_damage", amount=Money(amount=Decimal("9000.00"), currency="USD")),
+        ask(
+            loss_type="water_damage",
+            amount_claimed=Money(amount=Decimal("9000.00"), currency="USD"),
+        ),
         as_of=AS_OF,
     )
     assert answer.covered
@@ -193,7 +196,7 @@ def test_a_peril_deductible_applies_and_words_can_be_quoted():
     answer = assess_coverage(
         seeded_home(),
         [],
-        ask(loss_type="windstorm", amount=Money(amount=Decimal("4000.00"), currency="USD")),
+        ask(loss_type="windstorm", amount_claimed=Money(amount=Decimal("4000.00"), currency="USD")),
         as_of=AS_OF,
     )
     assert answer.covered
@@ -212,12 +215,12 @@ def test_a_peril_deductible_applies_and_words_can_be_quoted():
             "VALIDATION_FAILED",
         ),
         (
-            {"loss_type": "fire", "amount": Money(amount=Decimal("10.00"), currency="EUR")},
+            {"loss_type": "fire", "amount_claimed": Money(amount=Decimal("10.00"), currency="EUR")},
             ["currency_mismatch"],
             "VALIDATION_FAILED",
         ),
         (
-            {"loss_type": "fire", "amount": Money(amount=Decimal("0.00"), currency="USD")},
+            {"loss_type": "fire", "amount_claimed": Money(amount=Decimal("0.00"), currency="USD")},
             ["amount_not_positive"],
             "VALIDATION_FAILED",
         ),

@@ -272,7 +272,8 @@ class CoverageCheckRequest(Contract):
     policy_number: PolicyNumber
     loss_date: date
     loss_type: Peril
-    amount: Money | None = None
+    # What the loss may cost, as a filing would claim it (optional).
+    amount_claimed: Money | None = None
 
 
 TriageDecisionKind = Literal[

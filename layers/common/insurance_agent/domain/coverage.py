@@ -185,7 +185,7 @@ def assess_coverage(
         policy,
         loss_date=request.loss_date,
         loss_type=request.loss_type,
-        amount=request.amount,
+        amount=request.amount_claimed,
         today=as_of.date(),
     )
     coverage = evaluation.coverage
@@ -193,8 +193,8 @@ def assess_coverage(
     if coverage is not None:
         deductible = coverage.deductible
         remaining = remaining_for_peril(policy, claims, coverage)
-        if evaluation.covered and request.amount is not None:
-            payable = estimated_payable(request.amount.amount, deductible, remaining)
+        if evaluation.covered and request.amount_claimed is not None:
+            payable = estimated_payable(request.amount_claimed.amount, deductible, remaining)
         elif not evaluation.covered:
             payable = ZERO
     else:
@@ -241,9 +241,9 @@ def _coverage_words(
         f"deductible of {_money(deductible, cur)} and {_money(remaining, cur)} of the limit "
         "left for it."
     )
-    if payable is not None and request.amount is not None:
+    if payable is not None and request.amount_claimed is not None:
         words += (
-            f" For {_money(request.amount.amount, cur)}, the estimated payable amount is "
+            f" For {_money(request.amount_claimed.amount, cur)}, the estimated payable amount is "
             f"{_money(payable, cur)}, subject to the adjuster's review."
         )
     return words + " This is not a claim: nothing has been filed."
