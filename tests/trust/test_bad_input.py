@@ -193,7 +193,7 @@ def test_sql_looking_free_text_is_stored_verbatim(api_url, fresh_reference, audi
     rows = audit_rows(headers["X-Conversation-Id"])
     assert [r["outcome"] for r in rows] == ["pending", "ok"]
     assert all(r["payload"]["description"] == text for r in rows)
-    assert upstream_claim_count(fresh_reference) == 5  # the four seeded and this one
+    assert upstream_claim_count(fresh_reference) == 9  # the eight seeded and this one
 
 
 # -- bodies: size, nesting, encoding, numbers, shape, content type, duplicate keys -----------

@@ -13,6 +13,16 @@ SELECT id FROM agent_interactions WHERE id = ANY(%(ids)s) AND customer_id = %(cu
 """
 
 
+# The row of the first answer under a key: an ok row naming its intent (a replay's names none).
+SELECT_FIRST_ANSWER = """
+SELECT id FROM agent_interactions
+WHERE customer_id = %(customer_id)s AND intent = %(intent)s AND outcome = 'ok'
+  AND idempotency_key = %(key)s AND intent_id IS NOT NULL
+ORDER BY created_at, id
+LIMIT 1
+"""
+
+
 class PostgresEvidence:
     """Implements ``ports.Evidence`` over ``agent_interactions``."""
 
@@ -29,3 +39,11 @@ class PostgresEvidence:
                 ).fetchall()
             }
         return [row_id for row_id in wanted if row_id not in found]
+
+    def first_answer(self, customer_id: str, intent: str, idempotency_key: str) -> UUID | None:
+        with self._database.connection() as conn:
+            row = conn.execute(
+                SELECT_FIRST_ANSWER,
+                {"customer_id": customer_id, "intent": intent, "key": idempotency_key},
+            ).fetchone()
+        return row[0] if row else None

@@ -66,6 +66,9 @@ class Trail:
 
     intent_id: UUID | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+    # The audit row an answer names when it is not this call's own: a replay answers with the
+    # first filing's row, so a retry's answer is the first answer, byte for byte.
+    answer_row: UUID | None = None
 
 
 class PolicyAccessDenied(PolicyNotFound):
@@ -160,7 +163,7 @@ def run_audited[R: BaseModel](
         if isinstance(result, AuditedAnswer):
             # The answer names its own row, so the caller can cite it (a triage decision's
             # relied_on); the row does not repeat its id.
-            return result.model_copy(update={"audit_id": row_id})
+            return result.model_copy(update={"audit_id": trail.answer_row or row_id})
         return result
 
     error.audited = True
@@ -244,6 +247,10 @@ def create_claim(services: Services, ctx: CallContext, request: ClaimRequest) ->
         )
         if replayed:
             trail.notes["idempotent_replay"] = True
+            if services.evidence is not None and ctx.customer_id is not None:
+                trail.answer_row = services.evidence.first_answer(
+                    ctx.customer_id, "claim_create", key
+                )
         return claim
 
     return run_audited(services, ctx, "claim_create", payload, action)

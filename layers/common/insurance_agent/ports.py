@@ -63,6 +63,11 @@ class Evidence(Protocol):
         other customers' rows alike). Raises ``AuditUnavailable`` when it cannot read."""
         ...
 
+    def first_answer(self, customer_id: str, intent: Intent, idempotency_key: str) -> UUID | None:
+        """The audit row of the first answer given under an idempotency key (what a replay
+        answers with), or None."""
+        ...
+
 
 class Idempotency(Protocol):
     """At most once per (operation, customer, idempotency key): later calls get the first answer.
