@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devstack.jwt_authorizer import JwtAuthorizer
-from devstack.stack_env import ROOT, StackNotRunning, write_private
+from devstack.stack_env import STATE_DIR, StackNotRunning, write_private
 
-IDENTITY_FILE = ROOT / ".local" / "dev-identity.json"
+IDENTITY_FILE = STATE_DIR / "dev-identity.json"
 DEV_AUDIENCE = "insurance-agent-api"
 CUSTOMER_SCOPE = "insurance/customer"
 AGENT_SCOPE = "insurance/agent"  # insurance_agent.principal.AGENT_SCOPE

@@ -79,11 +79,22 @@ class JwtAuthorizer:
 
 
 def token_scopes(payload: Mapping[str, Any]) -> list[str]:
+    """``scope`` is a space-separated string (RFC 8693, RFC 9068) and ``scp`` that or a list of
+    strings; any other shape (a number, an object, a list of objects) is not read as scopes
+    but refused, like any token the gateway cannot make sense of."""
     scopes: list[str] = []
     for name in ("scope", "scp"):
         value = payload.get(name)
-        values: Iterable[Any] = value.split() if isinstance(value, str) else value or []
-        scopes.extend(str(s) for s in values if str(s) not in scopes)
+        values: Iterable[Any]
+        if value is None:
+            values = []
+        elif isinstance(value, str):
+            values = value.split()
+        elif name == "scp" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            values = value
+        else:
+            raise TokenRejected(f"invalid token: the {name} claim is not a string of scopes")
+        scopes.extend(s for s in values if s not in scopes)
     return scopes
 
 

@@ -12,17 +12,34 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 from devstack.events import LambdaContext, http_api_event, response_body
 from devstack.jwt_authorizer import UNAUTHORIZED_BODY, JwtAuthorizer, TokenRejected
 from devstack.template import FunctionSpec, Route
 
 Handler = Callable[[Any, Any], Any]
+
+# API Gateway HTTP APIs refuse a request payload over 10 MB (AWS: "Amazon API Gateway quotas",
+# HTTP APIs) with 413 before any function runs.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+# A client that stops sending mid-request is cut off instead of holding a thread for ever.
+READ_TIMEOUT_S = 30.0
+
+
+def gateway_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Request headers as an HTTP API (payload 2.0) passes them: names lower-cased, and a
+    header sent more than once joined with commas, never the last one alone (AWS: "Create AWS
+    Lambda proxy integrations for HTTP APIs", payload format differences)."""
+    joined: dict[str, str] = {}
+    for name, value in items:
+        key = name.lower()
+        joined[key] = f"{joined[key]},{value}" if key in joined else value
+    return joined
 
 
 def _container_thread() -> None:
@@ -55,11 +72,21 @@ def compile_path(path: str) -> re.Pattern[str]:
     return re.compile(regex)
 
 
+class Mount(Protocol):
+    def serve(self, request: BaseHTTPRequestHandler) -> None: ...
+
+
+_BAD_REQUEST = json.dumps({"message": "Bad Request"}).encode()
+_TOO_LARGE = json.dumps({"message": "Request Entity Too Large"}).encode()
+
+
 class LocalApi:
     def __init__(
         self, bound: list[tuple[FunctionSpec, Handler]], *, authorizer: JwtAuthorizer
     ) -> None:
         self.authorizer = authorizer
+        # Paths served by something other than the routes (the MCP gateway at /mcp).
+        self.mounts: dict[str, Mount] = {}
         self.routes: list[BoundRoute] = []
         for spec, handler in bound:
             # One thread per function: one warm container, one invocation at a time.
@@ -70,6 +97,19 @@ class LocalApi:
                 self.routes.append(
                     BoundRoute(route, compile_path(route.path), spec, handler, container)
                 )
+
+    def mount(self, prefix: str, app: Mount) -> None:
+        self.mounts[prefix] = app
+
+    def mount_for(self, raw_path: str) -> Mount | None:
+        path = raw_path.partition("?")[0]
+        return next(
+            (app for p, app in self.mounts.items() if path == p or path.startswith(p + "/")), None
+        )
+
+    def containers(self) -> dict[str, ThreadPoolExecutor]:
+        """Each function's warm container, by logical id, for another door to share."""
+        return {bound.spec.logical_id: bound.container for bound in self.routes}
 
     def invoke(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes | None
@@ -125,16 +165,42 @@ class LocalApi:
         class RequestHandler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            # StreamRequestHandler puts this on the socket: every read may wait this long.
+            timeout = READ_TIMEOUT_S
+
             def _handle(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
+                if (mounted := api.mount_for(self.path)) is not None:
+                    mounted.serve(self)
+                    return
+                try:
+                    length = int(self.headers.get("content-length") or 0)
+                except ValueError:
+                    length = -1
+                if length < 0:
+                    self.close_connection = True
+                    self._answer(400, {"content-type": "application/json"}, _BAD_REQUEST)
+                    return
+                if length > MAX_BODY_BYTES:
+                    # Not read: the connection is closed after the answer.
+                    self.close_connection = True
+                    self._answer(413, {"content-type": "application/json"}, _TOO_LARGE)
+                    return
                 body = self.rfile.read(length) if length else None
-                headers = dict(self.headers.items())
+                if body is not None and len(body) < length:
+                    self.close_connection = True  # the client hung up mid-body
+                    return
+                headers = gateway_headers(self.headers.items())
                 status, out_headers, payload = api.invoke(self.command, self.path, headers, body)
+                self._answer(status, out_headers, payload)
+
+            def _answer(self, status: int, out_headers: dict[str, str], payload: bytes) -> None:
                 self.send_response(status)
                 for name, value in out_headers.items():
                     if name.lower() not in ("content-length", "connection"):
                         self.send_header(name, value)
                 self.send_header("content-length", str(len(payload)))
+                if self.close_connection:
+                    self.send_header("connection", "close")
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(payload)

@@ -104,10 +104,20 @@ def _from_embedded() -> FoundPostgres:
     return FoundPostgres(server.get_uri(), "embedded (pgserver)", server)
 
 
+class PostgresNotFound(RuntimeError):
+    pass
+
+
 def find_postgres(order: tuple[str, ...] | None = None) -> FoundPostgres:
     steps = order or tuple(
         s.strip() for s in os.environ.get("PG_DISCOVERY", ",".join(DEFAULT_ORDER)).split(",")
     )
+    unknown = [s for s in steps if s not in DEFAULT_ORDER]
+    if unknown:
+        raise PostgresNotFound(
+            f"PG_DISCOVERY: unknown step {', '.join(map(repr, unknown))}; "
+            f"use any of {','.join(DEFAULT_ORDER)} (comma-separated)"
+        )
     for step in steps:
         if step == "url" and os.environ.get("DATABASE_URL"):
             return FoundPostgres(os.environ["DATABASE_URL"], "DATABASE_URL")
@@ -119,7 +129,7 @@ def find_postgres(order: tuple[str, ...] | None = None) -> FoundPostgres:
                 return found
         if step == "embedded":
             return _from_embedded()
-    raise RuntimeError(f"no PostgreSQL found (tried {', '.join(steps)})")
+    raise PostgresNotFound(f"no PostgreSQL found (tried {', '.join(steps)})")
 
 
 def with_database(url: str, dbname: str) -> str:

@@ -22,7 +22,8 @@ import httpx
 import psycopg
 
 from devstack import migrate
-from devstack.postgres import FoundPostgres, find_postgres, with_database
+from devstack.pg_urls import database_of, with_database
+from devstack.postgres import FoundPostgres, find_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,7 +36,9 @@ def free_port() -> int:
 
 
 def ensure_database(server_url: str, name: str) -> str:
-    with psycopg.connect(server_url, autocommit=True) as conn:
+    """``name`` on the server at ``server_url`` (created when absent), as a URL."""
+    # Through the maintenance database: the one the URL names may be the one to create.
+    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
@@ -64,6 +67,10 @@ class ReferenceService:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        # A log with nothing in it tells nothing: leave none behind.
+        with contextlib.suppress(OSError):
+            if self.log_path.stat().st_size == 0:
+                self.log_path.unlink()
 
     def restart(self) -> None:
         self.stop()
@@ -150,10 +157,20 @@ def stack_on(
         reference.stop()
 
 
+DEFAULT_DATABASE = "insurance_agent"
+
+
+def chosen_database(explicit: str | None = None) -> str:
+    """The database `make run` uses: the one asked for, else DATABASE_URL's, else the default."""
+    url = os.environ.get("DATABASE_URL")
+    return explicit or (database_of(url) if url else None) or DEFAULT_DATABASE
+
+
 @contextlib.contextmanager
 def local_stack(
-    database: str = "insurance_agent", *, reference_port: int | None = None, reset: bool = False
+    database: str | None = None, *, reference_port: int | None = None, reset: bool = False
 ) -> Iterator[Stack]:
+    database = chosen_database(database)
     found = find_postgres()
     try:
         url = ensure_database(found.url, database)

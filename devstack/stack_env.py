@@ -18,9 +18,12 @@ from urllib.parse import urlsplit, urlunsplit
 from dotenv import dotenv_values
 
 ROOT = Path(__file__).resolve().parent.parent
-STACK_ENV = ROOT / ".local" / "stack.env"
+# Where a running stack leaves its state (this file, the signing key); a test that starts its
+# own `make run` points it elsewhere so a developer's running stack is left alone.
+STATE_DIR = Path(os.environ.get("DEVSTACK_STATE_DIR") or ROOT / ".local")
+STACK_ENV = STATE_DIR / "stack.env"
 SAM_ENV_TEMPLATE = ROOT / "events" / "env.json"
-SAM_ENV = ROOT / ".local" / "sam-env.json"
+SAM_ENV = STATE_DIR / "sam-env.json"
 
 
 class StackNotRunning(RuntimeError):

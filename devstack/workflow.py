@@ -22,6 +22,7 @@ from typing import Any
 from devstack.template import ROOT, load_template
 
 STATE_MACHINE_ID = "ClaimIntakeStateMachine"
+ALIAS = "live"  # AutoPublishAlias in template.yaml
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 
@@ -31,13 +32,14 @@ def definition_path(template: dict[str, Any] | None = None) -> Path:
 
 
 def substitution_targets(template: dict[str, Any] | None = None) -> dict[str, str]:
-    """Placeholder -> logical id of the function whose ARN replaces it (``!GetAtt X.Arn``)."""
+    """Placeholder -> logical id of the function whose `live` alias replaces it
+    (``!Ref X.Alias``: the alias carries the provisioned concurrency, $LATEST does not)."""
     props = (template or load_template())["Resources"][STATE_MACHINE_ID]["Properties"]
     targets: dict[str, str] = {}
     for key, value in props["DefinitionSubstitutions"].items():
-        logical_id, attribute = value["Fn::GetAtt"]
-        if attribute != "Arn":
-            raise ValueError(f"{key}: expected !GetAtt <Function>.Arn, got {attribute}")
+        logical_id, _, attribute = str(value.get("Ref", "")).partition(".")
+        if attribute != "Alias":
+            raise ValueError(f"{key}: expected !Ref <Function>.Alias, got {value}")
         targets[key] = logical_id
     return targets
 
@@ -94,18 +96,23 @@ class MotoWorkflow:
         )["stateMachineArn"]
 
     def _create_function(self, name: str, role: str) -> str:
+        """The function, a published version and its `live` alias; answers the alias ARN."""
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
             archive.writestr("app.py", "# bridged to the in-process handler\n")
-        arn: str = self._lambda.create_function(
+        version: str = self._lambda.create_function(
             FunctionName=name,
             Runtime="python3.12",
             Role=role,
             Handler="app.handler",
             Code={"ZipFile": code.getvalue()},
             Timeout=10,
-        )["FunctionArn"]
-        return arn
+            Publish=True,
+        )["Version"]
+        alias: str = self._lambda.create_alias(
+            FunctionName=name, Name=ALIAS, FunctionVersion=version
+        )["AliasArn"]
+        return alias
 
     def run(self, workflow_input: dict[str, Any], *, timeout_s: float = 60.0) -> Execution:
         execution_arn = self.sfn.start_execution(

@@ -13,12 +13,24 @@ from typing import Annotated, Any
 
 import anyio
 import psycopg
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from insurance_agent.models import Claim, Policy
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
 from reference_service import seed
+
+# What any upstream must serve for the functions' client (insurance_agent/upstream.py), which
+# reads answers with these very models: schemas/upstream.openapi.json is this app's document.
+UPSTREAM_CONTRACT = (
+    "The upstream insurance API the functions call (FASTAPI_INSURANCE_BASE_URL), as the "
+    "reference service serves it: Bearer API key (FASTAPI_INSURANCE_API_KEY), JSON answers read "
+    "with the client's own models (Policy, Claim), Idempotency-Key deduplication on POST "
+    "/v1/claims (same key and body: the first claim again, 200; another body: 409), 429/503 "
+    "with Retry-After when throttled. /healthz is what `make run`'s /health asks. "
+    "/_admin/* (faults, stats, reset) is the reference service's own, for development."
+)
 
 
 class Money(BaseModel):
@@ -62,6 +74,9 @@ class AdminState:
     # Requests by "METHOD /path": how tests count upstream calls of one kind (POST /v1/claims).
     routes: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Off: POST /v1/claims files every request, key or not, so a test can tell our own
+    # idempotency layer's work from upstream's (which would otherwise hide its absence).
+    dedup: bool = True
 
     def take_fault(self, method: str, path: str) -> FaultRule | None:
         with self.lock:
@@ -75,13 +90,20 @@ class AdminState:
         return None
 
 
-def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastAPI:
-    app = FastAPI(title="Reference insurance service", version="1.0.0")
+def create_app(
+    database_url: str, api_key: str, *, admin: bool = False, connect: bool = True
+) -> FastAPI:
+    """The service; ``connect=False`` builds it without a database (for its OpenAPI document)."""
+    app = FastAPI(
+        title="Reference insurance service",
+        version="1.0.0",
+        description=UPSTREAM_CONTRACT,
+    )
     pool: ConnectionPool[Any] = ConnectionPool(
         database_url,
         min_size=1,
         max_size=8,
-        open=True,
+        open=connect,
         name="reference",
         kwargs={"autocommit": True, "row_factory": dict_row},
     )
@@ -143,11 +165,19 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/v1/policies/{policy_number}", dependencies=auth)
+    @app.get(
+        "/v1/policies/{policy_number}",
+        dependencies=auth,
+        responses={200: {"model": Policy}, 404: {"description": "no such policy"}},
+    )
     def get_policy(policy_number: str, db: Db) -> dict[str, Any]:
         return _policy(db, policy_number)
 
-    @app.get("/v1/policies/{policy_number}/claims", dependencies=auth)
+    @app.get(
+        "/v1/policies/{policy_number}/claims",
+        dependencies=auth,
+        responses={200: {"model": list[Claim]}, 404: {"description": "no such policy"}},
+    )
     def list_claims(policy_number: str, db: Db) -> list[dict[str, Any]]:
         _policy(db, policy_number)
         rows = db.execute(
@@ -156,7 +186,11 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
         ).fetchall()
         return [_claim_out(r) for r in rows]
 
-    @app.get("/v1/claims/{claim_id}", dependencies=auth)
+    @app.get(
+        "/v1/claims/{claim_id}",
+        dependencies=auth,
+        responses={200: {"model": Claim}, 404: {"description": "no such claim"}},
+    )
     def get_claim(claim_id: str, db: Db) -> dict[str, Any]:
         row = db.execute(
             "SELECT * FROM reference.claims WHERE claim_id = %s", (claim_id,)
@@ -164,6 +198,17 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
         if row is None:
             raise HTTPException(404, f"claim {claim_id} not found")
         return _claim_out(row)
+
+    @app.get("/v1/claims", dependencies=auth)
+    def find_claims(
+        db: Db, idempotency_key: Annotated[str, Query(min_length=8, max_length=128)]
+    ) -> list[dict[str, Any]]:
+        """The claim filed under an Idempotency-Key, if any: how a client that lost the answer
+        to a POST learns whether it was filed (the API's reconciler asks this)."""
+        rows = db.execute(
+            "SELECT * FROM reference.claims WHERE idempotency_key = %s", (idempotency_key,)
+        ).fetchall()
+        return [_claim_out(r) for r in rows]
 
     @app.get("/v1/customers/{customer_id}", dependencies=auth)
     def get_customer(customer_id: str, db: Db) -> dict[str, Any]:
@@ -178,7 +223,20 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
         ).fetchall()
         return {**_jsonable(row), "policies": [p["policy_number"] for p in policies]}
 
-    @app.post("/v1/claims", status_code=201, dependencies=auth)
+    @app.post(
+        "/v1/claims",
+        status_code=201,
+        dependencies=auth,
+        responses={
+            201: {"model": Claim, "description": "filed"},
+            200: {
+                "model": Claim,
+                "description": "the claim first filed with this Idempotency-Key (replayed)",
+            },
+            409: {"description": "the Idempotency-Key was used for another claim"},
+            422: {"description": "the customer does not hold the policy, or another currency"},
+        },
+    )
     def file_claim(
         claim: NewClaim,
         db: Db,
@@ -186,11 +244,12 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
         idempotency_key: Annotated[str, Header(min_length=8, max_length=128)],
     ) -> dict[str, Any]:
         request_hash = hashlib.sha256(claim.model_dump_json().encode()).hexdigest()
+        stored_key: str | None = idempotency_key if state.dedup else None
         with db.transaction():
             # Serialise filings that share a key so only one of them inserts.
             db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (idempotency_key,))
             existing = db.execute(
-                "SELECT * FROM reference.claims WHERE idempotency_key = %s", (idempotency_key,)
+                "SELECT * FROM reference.claims WHERE idempotency_key = %s", (stored_key,)
             ).fetchone()
             if existing is not None:
                 if existing["request_hash"] != request_hash:
@@ -221,7 +280,7 @@ def create_app(database_url: str, api_key: str, *, admin: bool = False) -> FastA
                     claim.loss_location,
                     claim.amount_claimed.amount,
                     claim.amount_claimed.currency,
-                    idempotency_key,
+                    stored_key,
                     request_hash,
                 ),
             ).fetchone()
@@ -269,7 +328,13 @@ def _add_admin_routes(
     def reset_data() -> dict[str, str]:
         with pool.connection() as c:
             seed.reset(c)
+        state.dedup = True
         return {"status": "reset"}
+
+    @app.post("/_admin/dedup", dependencies=auth)
+    def set_dedup(setting: dict[str, bool]) -> dict[str, bool]:
+        state.dedup = bool(setting["enabled"])
+        return {"enabled": state.dedup}
 
     @app.get("/_admin/claims/count", dependencies=auth)
     def claim_count() -> dict[str, int]:
@@ -277,7 +342,7 @@ def _add_admin_routes(
             row = c.execute("SELECT count(*) AS n FROM reference.claims").fetchone()
         return {"claims": int(row["n"]) if row else 0}
 
-    del add_fault, clear_faults, stats, reset_stats, reset_data, claim_count
+    del add_fault, clear_faults, stats, reset_stats, reset_data, set_dedup, claim_count
 
 
 def _policy(db: psycopg.Connection[Any], policy_number: str) -> dict[str, Any]:

@@ -90,6 +90,16 @@ def fresh_reference(reference: ReferenceService) -> Iterator[ReferenceService]:
         admin.delete("/_admin/faults")
 
 
+@pytest.fixture
+def reference_without_dedup(fresh_reference: ReferenceService) -> ReferenceService:
+    """The reference service filing every POST /v1/claims, even under a key it has seen: a
+    test that expects one claim then proves our idempotency layer, not upstream's, kept it to
+    one. (``/_admin/reset`` turns deduplication back on for the next test.)"""
+    with fresh_reference.admin() as admin:
+        admin.post("/_admin/dedup", json={"enabled": False}).raise_for_status()
+    return fresh_reference
+
+
 @functools.cache
 def session_identity() -> DevIdentityProvider:
     """The session's identity provider: its key signs the tokens the local API verifies."""

@@ -21,6 +21,8 @@ from devstack.template import ROOT, TEMPLATE
 AWS_TOOLS = ROOT / ".local" / "aws-tools"
 SAM = AWS_TOOLS / "sam" / "bin" / "sam"
 CHECKOV = AWS_TOOLS / "checkov" / "bin" / "checkov"
+# SAM's own cfn-lint (the one `sam validate --lint` runs), from the locked tools.
+CFN_LINT = AWS_TOOLS / "sam" / "bin" / "cfn-lint"
 REGION = "us-east-1"
 
 
@@ -81,3 +83,13 @@ def sam_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def lambda_runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A stand-in for the Lambda runtime's /var/runtime (boto3 & co.), linked from this env."""
     return runtime_standin(tmp_path_factory.mktemp("var-runtime"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The deploy checks share one `sam build` (a session fixture, charged to the first test
+    that asks for it) and run the AWS tools: minutes on a loaded machine, not the suite's
+    default two. Their own subprocess timeouts still bound each tool."""
+    deploy_dir = Path(__file__).parent
+    for item in items:
+        if deploy_dir in Path(str(item.fspath)).parents and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(900))

@@ -190,3 +190,29 @@ def test_a_misconfigured_built_function_fails_every_invoke_naming_the_setting(
     assert "FASTAPI_INSURANCE_BASE_URL" in records[0]["error"]["errorMessage"]
     # The message names the setting, never a value: the key stays out of answers and logs.
     assert local_overrides["FASTAPI_INSURANCE_API_KEY"] not in json.dumps(records) + logs
+
+
+def test_logging_the_event_works_in_built_functions_and_masks_the_token(
+    sam_build: Path, lambda_runtime_dir: Path, local_overrides: dict[str, str], reference: Any
+):
+    """POWERTOOLS_LOGGER_LOG_EVENT=true (README's configuration) on the built artifacts: the
+    layer masks the event through Powertools' data masking, whose jsonpath-ng dependency is an
+    extra that the layer must ship itself. Each function answers as without the switch."""
+    with reference.admin() as admin:
+        admin.delete("/_admin/faults").raise_for_status()
+    for name in ("PolicyLookupFunction", "ClaimCreateFunction", "ClaimSummaryFunction"):
+        spec = SPECS[name]
+        cases = [c for c in CASES.values() if c.function == name and c.file.endswith("_ok.json")]
+        events = [render_event(c.path) for c in cases]
+        artifacts = built_artifacts(spec, sam_build, lambda_runtime_dir)
+        overrides = local_overrides | {"POWERTOOLS_LOGGER_LOG_EVENT": "true"}
+        records, logs = invoke_many(spec, artifacts, events, overrides)
+        assert [outcome(r) for r in records] == [c.expect for c in cases], logs[-3000:]
+        logged = [json.loads(line) for line in logs.splitlines() if line.startswith('{"level"')]
+        event_lines = [line for line in logged if isinstance(line.get("message"), dict)]
+        assert len(event_lines) == len(events), name
+        for event, line in zip(events, event_lines, strict=True):
+            token = (event.get("headers") or {}).get("authorization")
+            if token:
+                assert token not in logs
+                assert line["message"]["event"]["headers"]["authorization"] != token

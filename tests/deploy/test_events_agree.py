@@ -113,7 +113,7 @@ def test_every_route_in_the_template_has_an_ok_and_a_refused_http_event():
 
 
 def test_every_function_has_a_direct_ok_and_a_direct_refusal():
-    for name in SPECS:
+    for name in (n for n, spec in SPECS.items() if spec.routes):  # the tool functions
         outcomes = [
             c.expect
             for c in CASES.values()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from devstack.template import ROOT, TEMPLATE, functions, load_template
-from tests.deploy.conftest import CHECKOV, REGION, SAM, run_tool, tool
+from tests.deploy.conftest import CFN_LINT, CHECKOV, REGION, SAM, run_tool, tool
 
 
 @pytest.fixture(scope="module")
@@ -21,12 +23,79 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
+def tool_functions(template: dict[str, Any]) -> list[str]:
+    """The functions agents call (each serves a route); not the MCP interceptor."""
+    return [name for name, spec in functions(template).items() if spec.routes]
+
+
+def test_sam_validate_runs_the_full_transform_cleanly():
+    """What `sam deploy` runs (SAM's transform), offline; `--lint` alone skips it."""
+    done = run_tool(tool(SAM), "validate", "--template-file", TEMPLATE, "--region", REGION)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "is a valid SAM Template" in done.stdout + done.stderr
+
+
+SCOPES_AS_LITERAL_LIST = (
+    "AuthorizationScopes:\n"
+    "                - !If [HasAgentScope, !Ref AgentAuthorizationScope, !Ref AWS::NoValue]"
+)
+
+
+def test_sam_validate_fails_on_what_only_the_transform_refuses(tmp_path):
+    """The check above can fail: an intrinsic where SAM wants a literal list (issue 10.1)."""
+    assert SCOPES_AS_LITERAL_LIST in TEMPLATE.read_text()
+    broken = tmp_path / "template.yaml"
+    broken.write_text(
+        TEMPLATE.read_text().replace(
+            SCOPES_AS_LITERAL_LIST,
+            "AuthorizationScopes: !If [HasAgentScope, [!Ref AgentAuthorizationScope], "
+            "!Ref AWS::NoValue]",
+        )
+    )
+    done = run_tool(tool(SAM), "validate", "--template-file", broken, "--region", REGION)
+    assert done.returncode != 0
+    assert "'AuthorizationScopes' must be a list of strings" in done.stdout + done.stderr
+
+
 def test_sam_validate_lint_is_clean():
     done = run_tool(
         tool(SAM), "validate", "--lint", "--template-file", TEMPLATE, "--region", REGION
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "is a valid SAM Template" in done.stdout + done.stderr
+
+
+def cfn_lint(path: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    return run_tool(
+        tool(CFN_LINT), *options, "--regions", REGION, "--format", "parseable", "--", path
+    )
+
+
+def test_cfn_lint_with_informational_rules_finds_nothing():
+    """The locked cfn-lint, informational rules included (I3011 deletion policies, ...). No
+    rule is ignored anywhere: a finding would be printed here."""
+    done = cfn_lint(TEMPLATE, "--include-checks", "I")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == ""
+    assert "cfn-lint" not in json.dumps(load_template().get("Metadata", {}))
+
+
+def test_cfn_lint_reports_informational_findings_and_knows_the_agentcore_resources(tmp_path):
+    """The run above can fail: without a deletion policy I3011 is reported, and a property
+    AgentCore's schema lacks is an error (cfn-lint's spec holds the Gateway resources)."""
+    text = TEMPLATE.read_text()
+    broken = tmp_path / "template.yaml"
+    broken.write_text(
+        text.replace(
+            "            PassRequestHeaders: true\n",
+            "            PassRequestHeaders: true\n            PassEverything: true\n",
+        ).replace("    DeletionPolicy: RetainExceptOnCreate\n", "", 1)
+    )
+    done = cfn_lint(broken, "--include-checks", "I")
+    assert done.returncode != 0
+    assert "E3002" in done.stdout
+    assert "PassEverything" in done.stdout
+    assert "I3011" in done.stdout
 
 
 def test_checkov_finds_nothing_and_every_suppression_says_why(template):
@@ -63,8 +132,8 @@ def test_functions_are_arm64_by_default_and_the_layer_builds_for_the_same_archit
 
 def test_function_timeout_is_below_the_api_integration_timeout(template):
     timeout_ms = template["Globals"]["Function"]["Timeout"] * 1000
-    for spec in functions(template).values():
-        events = template["Resources"][spec.logical_id]["Properties"]["Events"]
+    for name in tool_functions(template):
+        events = template["Resources"][name]["Properties"]["Events"]
         for event in events.values():
             assert timeout_ms < event["Properties"]["TimeoutInMillis"] <= 30_000
 
@@ -83,8 +152,8 @@ def test_http_api_requires_a_jwt_on_every_route_without_cors_and_with_logs_and_t
     assert set(props["DefaultRouteSettings"]) >= {"ThrottlingRateLimit", "ThrottlingBurstLimit"}
     # A named stage prefixes rawPath with it (/dev/policies/...), and no route would match.
     assert props.get("StageName", "$default") == "$default"
-    for spec in functions(template).values():
-        for event in template["Resources"][spec.logical_id]["Properties"]["Events"].values():
+    for name in tool_functions(template):
+        for event in template["Resources"][name]["Properties"]["Events"].values():
             route_auth = event["Properties"].get("Auth", {})
             assert route_auth.get("Authorizer", auth["DefaultAuthorizer"]) == "JwtAuthorizer"
             assert route_auth.get("Authorizer") != "NONE"
@@ -107,42 +176,124 @@ def test_functions_use_iam_auth_through_the_proxy_and_no_database_url_reaches_aw
     assert resources_of(template, "AWS::RDS::DBProxyTargetGroup")
 
 
-def test_function_policy_names_each_resource_and_connects_as_the_app_user_only(template):
-    (policy,) = resources_of(template, "AWS::IAM::ManagedPolicy").values()
-    statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    for statement in statements:
-        assert statement["Resource"] != "*"
-        assert "*" not in json.dumps(statement["Action"])
+def test_function_policies_name_each_resource_and_connect_as_the_app_user_only(template):
+    policies = resources_of(template, "AWS::IAM::ManagedPolicy")
+    for policy in policies.values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Resource"] != "*"
+            assert "*" not in json.dumps(statement["Action"])
+    statements = policies["FunctionAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     by_action = {s["Action"]: s["Resource"] for s in statements}
-    assert by_action["secretsmanager:GetSecretValue"] == {"Ref": "UpstreamApiKeySecret"}
+    assert by_action["secretsmanager:GetSecretValue"] == [
+        {"Ref": "UpstreamApiKeySecret"},
+        {"Ref": "McpCallerKeySecret"},
+    ]
     arn, values = by_action["rds-db:connect"]["Fn::Sub"]
     assert arn.endswith(":dbuser:${ProxyId}/${DatabaseUser}")
     assert values["ProxyId"]["Fn::Select"][1]["Fn::Split"][1] == {
         "Fn::GetAtt": ["DbProxy", "DBProxyArn"]
     }
-    for spec in functions(template).values():
-        props = template["Resources"][spec.logical_id]["Properties"]
-        assert props["Policies"] == [{"Ref": "FunctionAccessPolicy"}]
-
-
-def test_every_function_has_error_throttle_and_p99_duration_alarms(template):
-    alarms = resources_of(template, "AWS::CloudWatch::Alarm").values()
-    watched = {
-        (a["Properties"]["Dimensions"][0]["Value"]["Ref"], a["Properties"]["MetricName"])
-        for a in alarms
+    for name in tool_functions(template):
+        assert template["Resources"][name]["Properties"]["Policies"] == [
+            {"Ref": "FunctionAccessPolicy"}
+        ]
+    interceptor = policies["McpInterceptorAccessPolicy"]["Properties"]["PolicyDocument"]
+    assert {s["Action"]: s["Resource"] for s in interceptor["Statement"]} == {
+        "secretsmanager:GetSecretValue": {"Ref": "McpCallerKeySecret"},
+        "kms:Decrypt": {"Fn::GetAtt": ["AppKey", "Arn"]},
     }
-    for name in functions(template):
-        assert {(name, "Errors"), (name, "Throttles"), (name, "Duration")} <= watched
-    durations = [a for a in alarms if a["Properties"]["MetricName"] == "Duration"]
-    assert all(a["Properties"]["ExtendedStatistic"] == "p99" for a in durations)
+    assert template["Resources"]["McpInterceptorFunction"]["Properties"]["Policies"] == [
+        {"Ref": "McpInterceptorAccessPolicy"}
+    ]
 
 
-def test_outputs_name_the_api_the_functions_and_the_layer(template):
+def alarms_on(template: dict[str, Any], namespace: str, metric: str) -> list[dict[str, Any]]:
+    return [
+        a["Properties"]
+        for a in resources_of(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["Namespace"] == namespace and a["Properties"]["MetricName"] == metric
+    ]
+
+
+def test_every_tool_function_has_server_error_throttle_and_p99_alarms_and_no_errors_alarm(
+    template,
+):
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    server_errors = alarms_on(template, env["POWERTOOLS_METRICS_NAMESPACE"], "ServerErrors")
+    # The dimensions the layer writes (observability.count_server_error): Powertools' service
+    # and the function's name, which is what `!Ref` of the function gives.
+    watched = set()
+    for alarm in server_errors:
+        dims = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+        assert set(dims) == {"service", "function_name"}
+        assert dims["service"] == env["POWERTOOLS_SERVICE_NAME"]
+        watched.add(dims["function_name"]["Ref"])
+        assert alarm["Threshold"] == {"Ref": "ServerErrorsAlarmThreshold"}
+    assert watched == set(tool_functions(template))
+    for name in tool_functions(template):
+        for metric in ("Throttles", "Duration"):
+            assert any(
+                a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": name}}]
+                for a in alarms_on(template, "AWS/Lambda", metric)
+            ), (name, metric)
+    # Lambda's Errors counts every business refusal the direct door raises: no alarm on it for
+    # a tool function (a scheduled function's Errors is a failed run, and is alarmed).
+    errors_on = {
+        d["Value"]["Ref"]
+        for a in alarms_on(template, "AWS/Lambda", "Errors")
+        for d in a["Dimensions"]
+        if d["Name"] == "FunctionName"
+    }
+    assert errors_on.isdisjoint(tool_functions(template))
+    durations = alarms_on(template, "AWS/Lambda", "Duration")
+    assert all(a["ExtendedStatistic"] == "p99" for a in durations)
+
+
+def test_api_state_machine_and_proxy_have_the_alarms_that_see_outages(template):
+    (api_5xx,) = alarms_on(template, "AWS/ApiGateway", "5xx")
+    assert api_5xx["Dimensions"] == [{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}]
+    machine = [{"Name": "StateMachineArn", "Value": {"Ref": "ClaimIntakeStateMachine"}}]
+    for metric in ("ExecutionsFailed", "ExecutionsTimedOut"):
+        (alarm,) = alarms_on(template, "AWS/States", metric)
+        assert alarm["Dimensions"] == machine
+    proxy = [{"Name": "ProxyName", "Value": {"Ref": "DbProxy"}}]
+    for metric in ("DatabaseConnectionsCurrentlySessionPinned", "DatabaseConnectionsBorrowLatency"):
+        (alarm,) = alarms_on(template, "AWS/RDS", metric)
+        assert alarm["Dimensions"] == proxy
+    for alarm in resources_of(template, "AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmActions"]["Fn::If"][0] == "HasAlarmTopic"
+
+
+def test_what_holds_keys_secrets_and_logs_survives_stack_deletion_and_replacement(template):
+    kinds = ("AWS::KMS::Key", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup")
+    stateful = {k: v for k, v in template["Resources"].items() if v["Type"] in kinds}
+    assert len(stateful) >= 10
+    for logical_id, resource in stateful.items():
+        assert resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate"), logical_id
+        assert resource.get("UpdateReplacePolicy") == "Retain", logical_id
+
+
+def test_state_machine_logs_without_execution_data_traces_and_invokes_the_live_aliases(
+    template,
+):
+    props = template["Resources"]["ClaimIntakeStateMachine"]["Properties"]
+    assert props["Tracing"] == {"Enabled": True}
+    logging = props["Logging"]
+    assert logging["IncludeExecutionData"] is False
+    (destination,) = logging["Destinations"]
+    log_group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    assert template["Resources"][log_group]["Type"] == "AWS::Logs::LogGroup"
+    assert sorted(v["Ref"] for v in props["DefinitionSubstitutions"].values()) == sorted(
+        f"{name}.Alias" for name in tool_functions(template)
+    )
+    assert template["Globals"]["Function"]["AutoPublishAlias"] == "live"
+
+
+def test_outputs_name_the_api_the_live_aliases_the_gateway_and_the_layer(template):
     outputs = template["Outputs"]
-    assert "ApiUrl" in outputs
-    assert "CommonLayerArn" in outputs
+    assert {"ApiUrl", "CommonLayerArn", "McpGatewayUrl"} <= set(outputs)
     for name in functions(template):
-        assert outputs[f"{name}Arn"]["Value"] == {"Fn::GetAtt": [name, "Arn"]}
+        assert outputs[f"{name}Arn"]["Value"] == {"Ref": f"{name}.Alias"}
 
 
 def test_samconfig_environments_set_every_required_parameter_and_prod_confirms():
@@ -157,3 +308,70 @@ def test_samconfig_environments_set_every_required_parameter_and_prod_confirms()
         assert given["Stage"] == env
         assert deploy["stack_name"].endswith(env)
     assert config["prod"]["deploy"]["parameters"]["confirm_changeset"] is True
+
+
+TOOLS = {  # target -> (function, tool, the direct task model its arguments are)
+    "policy-lookup": ("PolicyLookupFunction", "lookup_policy", "PolicyLookupTask"),
+    "claim-create": ("ClaimCreateFunction", "file_claim", "ClaimCreateTask"),
+    "claim-summary": ("ClaimSummaryFunction", "get_claim_summary", "ClaimSummaryTask"),
+}
+
+
+def test_agentcore_gateway_checks_the_api_tokens_and_runs_the_interceptor_both_ways(template):
+    (gateway,) = resources_of(template, "AWS::BedrockAgentCore::Gateway").values()
+    props = gateway["Properties"]
+    assert props["ProtocolType"] == "MCP"
+    assert props["AuthorizerType"] == "CUSTOM_JWT"
+    jwt = props["AuthorizerConfiguration"]["CustomJWTAuthorizer"]
+    assert jwt["DiscoveryUrl"] == {"Fn::Sub": "${JwtIssuer}/.well-known/openid-configuration"}
+    assert jwt["AllowedAudience"] == {"Ref": "JwtAudience"}
+    (interceptor,) = props["InterceptorConfigurations"]
+    assert interceptor["Interceptor"]["Lambda"]["Arn"] == {"Ref": "McpInterceptorFunction.Alias"}
+    assert sorted(interceptor["InterceptionPoints"]) == ["REQUEST", "RESPONSE"]
+    assert interceptor["InputConfiguration"]["PassRequestHeaders"] is True
+    interceptor_fn = template["Resources"]["McpInterceptorFunction"]["Properties"]
+    assert (interceptor_fn["CodeUri"], interceptor_fn["Handler"]) == (
+        "functions/mcp_interceptor/",
+        "app.handler",
+    )
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["MCP_CALLER_KEY_SECRET"] == {"Ref": "McpCallerKeySecret"}
+
+
+def test_gateway_role_invokes_the_live_aliases_of_the_tools_and_interceptor_only(template):
+    (gateway,) = resources_of(template, "AWS::BedrockAgentCore::Gateway").values()
+    role = template["Resources"][gateway["Properties"]["RoleArn"]["Fn::GetAtt"][0]]
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "bedrock-agentcore.amazonaws.com"}
+    statements = [
+        s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]
+    ]
+    assert [s["Action"] for s in statements] == ["lambda:InvokeFunction"]
+    expected = [f"{fn}.Alias" for fn, _, _ in TOOLS.values()] + ["McpInterceptorFunction.Alias"]
+    assert sorted(r["Ref"] for r in statements[0]["Resource"]) == sorted(expected)
+
+
+def test_each_gateway_target_is_a_live_alias_with_the_direct_task_as_its_tool_schema(template):
+    from insurance_agent import models
+
+    targets = resources_of(template, "AWS::BedrockAgentCore::GatewayTarget").values()
+    assert sorted(t["Properties"]["Name"] for t in targets) == sorted(TOOLS)
+    for target in targets:
+        props = target["Properties"]
+        function, tool_name, model_name = TOOLS[props["Name"]]
+        assert props["GatewayIdentifier"] == {"Fn::GetAtt": ["McpGateway", "GatewayIdentifier"]}
+        assert props["CredentialProviderConfigurations"] == [
+            {"CredentialProviderType": "GATEWAY_IAM_ROLE"}
+        ]
+        lambda_target = props["TargetConfiguration"]["Mcp"]["Lambda"]
+        assert lambda_target["LambdaArn"] == {"Ref": f"{function}.Alias"}
+        (tool,) = lambda_target["ToolSchema"]["InlinePayload"]
+        assert tool["Name"] == tool_name
+        schema = getattr(models, model_name).model_json_schema()
+        published = tool["InputSchema"]
+        # The task's fields, one flat object; never the interceptor's reserved key.
+        assert "caller_assertion" not in published["Properties"]
+        assert set(published["Properties"]) == set(schema["properties"]) - {"caller_assertion"}
+        assert set(published["Required"]) == set(schema["required"]) - {"caller_assertion"}
+        for name, field in published["Properties"].items():
+            assert field["Description"], (tool_name, name)

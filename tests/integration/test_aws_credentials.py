@@ -95,10 +95,22 @@ def test_iam_connection_kwargs_carry_a_signed_token_for_the_proxy_user(aws, aws_
     assert aws_calls == []  # signed locally: no API call, no network on the request path
 
 
+def sign_socket_dirs_for_localhost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded server is reached through a unix-socket directory, and an RDS token is
+    signed for a host name: sign those for localhost. The connection still uses the directory."""
+    real = database.rds_auth_token
+
+    def token(host: str, port: int, user: str, region: str) -> str:
+        return real("localhost" if host.startswith("/") else host, port, user, region)
+
+    monkeypatch.setattr(database, "rds_auth_token", token)
+
+
 def test_a_token_is_minted_for_every_new_connection_against_real_postgres(
     aws, database_url: str, monkeypatch: pytest.MonkeyPatch
 ):
     """Trust auth on the local server ignores the password; everything else is the IAM path."""
+    sign_socket_dirs_for_localhost(monkeypatch)
     minted: list[str] = []
 
     def spy(host: str, port: int, user: str, region: str) -> str:
@@ -226,8 +238,16 @@ def lambda_login(database_url: str) -> Iterator[str]:
 
 
 def test_functions_work_as_the_least_privileged_login_through_the_iam_path(
-    aws, database_url, lambda_login, make_entry, fresh_reference, conversation_id, audit_rows
+    aws,
+    database_url,
+    lambda_login,
+    make_entry,
+    fresh_reference,
+    conversation_id,
+    audit_rows,
+    monkeypatch,
 ):
+    sign_socket_dirs_for_localhost(monkeypatch)
     from datetime import UTC, datetime, timedelta
 
     from devstack.events import LambdaContext

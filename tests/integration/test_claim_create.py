@@ -47,7 +47,9 @@ def test_claim_is_filed_upstream_with_intent_and_result_rows(
     assert intent["created_at"] <= result["created_at"]
 
 
-def test_same_idempotency_key_files_one_claim(handlers, fresh_reference, conversation_id):
+def test_same_idempotency_key_files_one_claim(handlers, reference_without_dedup, conversation_id):
+    """Upstream files every request here: one claim means our idempotency layer held."""
+    fresh_reference = reference_without_dedup
     headers = headers_for(conversation_id, **{"Idempotency-Key": f"retry-{conversation_id}"})
     before = upstream_claim_count(fresh_reference)
 
@@ -70,6 +72,16 @@ def test_same_key_with_another_claim_is_a_conflict(handlers, fresh_reference, co
 
     assert answer.status == 409
     assert answer.body["error"]["code"] == "IDEMPOTENCY_CONFLICT"
+
+
+# A loss date in the future, computed when the test runs, not when it is collected (a run that
+# crosses midnight between the two would send "today"), and two days ahead so that the
+# function's own clock passing midnight during the request cannot make it today either.
+FUTURE = "<two days from now>"
+
+
+def _future_loss_date() -> str:
+    return (_today() + timedelta(days=2)).isoformat()
 
 
 REFUSALS = [
@@ -109,7 +121,7 @@ REFUSALS = [
         id="other-currency",
     ),
     pytest.param(
-        {"loss_date": (datetime.now(UTC).date() + timedelta(days=1)).isoformat()},
+        {"loss_date": FUTURE},
         422,
         "VALIDATION_FAILED",
         "error",
@@ -137,6 +149,8 @@ def test_refused_claims_are_not_filed_and_are_audited(
     handlers, fresh_reference, audit_rows, conversation_id, override, status, code, outcome
 ):
     before = upstream_claim_count(fresh_reference)
+    if override.get("loss_date") == FUTURE:
+        override = override | {"loss_date": _future_loss_date()}
     body = claim_body(**override)
     raw = None
     if override.get("amount_claimed", {}).get("amount") == 1e400:

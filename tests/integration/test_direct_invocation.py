@@ -32,7 +32,8 @@ def test_policy_lookup_direct_equals_http(handlers, fresh_reference, audit_rows,
     assert rows[0]["principal"] == "iam-invoke"
 
 
-def test_claim_create_direct(handlers, fresh_reference, audit_rows, conversation_id):
+def test_claim_create_direct(handlers, reference_without_dedup, audit_rows, conversation_id):
+    fresh_reference = reference_without_dedup  # one claim: our idempotency layer, not upstream's
     task = {
         "conversation_id": conversation_id,
         "customer_id": "cust-7788",

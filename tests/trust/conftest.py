@@ -14,6 +14,7 @@ import pytest
 from psycopg import sql
 
 from devstack import migrate
+from devstack.pg_urls import with_login
 from devstack.postgres import FoundPostgres, scratch_database
 from tests.integration.conftest import api_url, handlers, make_entry
 
@@ -37,11 +38,8 @@ def app_login(pg_server: FoundPostgres, database_url: str) -> Iterator[AppLogin]
         conn.execute(
             f"CREATE ROLE \"{user}\" LOGIN PASSWORD '{password}' IN ROLE insurance_agent_app"
         )
-    info = psycopg.conninfo.conninfo_to_dict(database_url)
-    url = (
-        f"postgresql://{user}:{password}@{info.get('host', '127.0.0.1')}:"
-        f"{info.get('port', 5432)}/{info['dbname']}"
-    )
+    # Same server, same way in (TCP or the embedded server's socket directory), another login.
+    url = with_login(database_url, user, password)
     yield AppLogin(user, password, url)
     with psycopg.connect(pg_server.url, autocommit=True) as conn:
         conn.execute(

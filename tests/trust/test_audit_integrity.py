@@ -3,6 +3,7 @@ conversation, and ``python -m ops verify`` catches a changed, removed or reorder
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from typing import Any
@@ -16,8 +17,16 @@ from insurance_agent.settings import Settings
 from yoyo import get_backend, read_migrations
 
 from devstack import migrate
+from devstack.pg_urls import with_database, with_login
 from devstack.postgres import scratch_database
-from ops.verify import GENESIS, encode_fields
+from ops.verify import (
+    GENESIS,
+    RENDERED_COLUMNS,
+    SELECT_SQL,
+    canonical_fields,
+    encode_fields,
+    load_checkpoint,
+)
 from tests.integration.conftest import claim_body, headers_for, lookup, post
 from tests.trust.conftest import as_migrator, copy_chain
 
@@ -257,13 +266,105 @@ def test_verify_reports_the_first_tampered_row_and_exits_non_zero(
     code, out = run_ops("verify", "--conversation", conversation_id, "--database-url", copy_url)
 
     assert code == 1
-    (broken,) = [line for line in out.splitlines() if line.startswith("BROKEN")]
+    # The first break; a swap also breaks the links after it, and those are listed too.
+    broken = next(line for line in out.splitlines() if line.startswith("BROKEN"))
     assert f"conversation:{conversation_id}" in broken
     assert f"at position {reported_position} {kind}:" in broken
     # The original trail is untouched and still verifies.
     assert (
         run_ops("verify", "--conversation", conversation_id, "--database-url", database_url)[0] == 0
     )
+
+
+# Every column of a row, tampered with one at a time on row 2 (an error row, so outcome and
+# error_code can change within the table's checks): verify must notice each. A column added to
+# the table later fails the completeness test below until it is hashed and listed here.
+_ROW = "(SELECT id FROM agent_interactions WHERE conversation_id = %(c)s AND chain_seq = 1)"
+COLUMN_TAMPERING = {
+    "id": ("gen_random_uuid()", "changed"),
+    "created_at": ("created_at - interval '1 hour'", "changed"),
+    "chain_key": ("chain_key || '-moved'", "removed"),  # leaves a hole where it was
+    "chain_seq": ("99", "reordered"),
+    "prev_hash": ("repeat('1', 64)", "removed"),
+    "row_hash": ("repeat('1', 64)", "changed"),
+    "hash_version": ("1", "changed"),
+    "conversation_id": ("conversation_id || '-moved'", "misfiled"),
+    "customer_id": ("'cust-9001'", "changed"),
+    "intent": ("'claim_summary'", "changed"),
+    "outcome": ("'denied'", "changed"),
+    "error_code": ("'FORBIDDEN'", "changed"),
+    "payload": ('\'{"policy_number": "POL-10002"}\'', "changed"),
+    "result": ("result || '{\"extra\": 1}'", "changed"),
+    "request_id": ("request_id || '-x'", "changed"),
+    "function_name": ("'ClaimCreateFunction'", "changed"),
+    "channel": ("CASE channel WHEN 'direct' THEN 'http' ELSE 'direct' END", "changed"),
+    "principal": ("COALESCE(principal, '') || '-x'", "changed"),
+    "idempotency_key": ("'idem-forged'", "changed"),
+    "duration_ms": ("COALESCE(duration_ms, 0) + 1", "changed"),
+    "intent_id": (_ROW, "changed"),
+}
+UNHASHED: set[str] = set()  # columns the chain does not protect, each with a reason
+
+
+def test_every_column_of_the_table_is_in_the_tampering_list(database_url):
+    with psycopg.connect(database_url) as conn:
+        columns = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'public' AND table_name = 'agent_interactions'"
+            )
+        }
+    assert columns == set(COLUMN_TAMPERING) | UNHASHED
+
+
+@pytest.mark.parametrize("column", sorted(COLUMN_TAMPERING))
+def test_verify_notices_each_column_tampered_with(
+    column, database_url, copy_url, handlers, fresh_reference, conversation_id, run_ops
+):
+    handler = handlers["PolicyLookupFunction"]
+    _lookups(handlers, conversation_id, 1)
+    assert lookup(handler, "POL-99999", headers_for(conversation_id)).status == 404
+    _lookups(handlers, conversation_id, 2)
+    assert copy_chain(database_url, copy_url, conversation_id) == 4
+    assert run_ops("verify", "--conversation", conversation_id, "--database-url", copy_url)[0] == 0
+
+    value, kind = COLUMN_TAMPERING[column]
+    as_migrator(
+        copy_url,
+        f"UPDATE agent_interactions SET {column} = {value} "
+        "WHERE conversation_id = %(c)s AND chain_seq = 2",
+        {"c": conversation_id},
+    )
+    code, out = run_ops("verify", "--conversation", conversation_id, "--database-url", copy_url)
+
+    assert code == 1, f"{column} changed and verify did not notice: {out}"
+    broken = [line for line in out.splitlines() if line.startswith("BROKEN")]
+    assert f" {kind}:" in broken[0], out
+
+
+def test_the_trigger_and_verify_hash_the_same_content_including_outcome_and_result(
+    database_url, handlers, fresh_reference, conversation_id
+):
+    assert lookup(handlers["PolicyLookupFunction"], "POL-99999", headers_for(conversation_id))
+    with psycopg.connect(database_url) as conn:
+        (record,) = conn.execute(
+            SELECT_SQL.format(where="WHERE conversation_id = %s"), (conversation_id,)
+        ).fetchall()
+        (in_database,) = conn.execute(
+            "SELECT agent_interactions_canonical_v2(a) FROM agent_interactions a "
+            "WHERE conversation_id = %s",
+            (conversation_id,),
+        ).fetchone()  # type: ignore[misc]
+    _, seq, _, _, version, *rendered = record
+    assert encode_fields(canonical_fields(version, seq, rendered)) == in_database
+    outcome, result = (
+        rendered[RENDERED_COLUMNS.index("outcome")],
+        rendered[RENDERED_COLUMNS.index("result::text")],
+    )
+    assert (outcome, "POLICY_NOT_FOUND") == ("error", json.loads(result)["error"]["code"])
+    assert f"{len(outcome)}:{outcome}" in in_database
+    assert f"{len(result)}:{result}" in in_database
 
 
 def test_verify_all_checks_every_chain_and_fails_on_any(
@@ -370,17 +471,102 @@ def test_a_checkpoint_catches_rows_cut_from_the_end_and_chains_deleted_whole(
             "verify", "--all", "--checkpoint", str(checkpoint), "--database-url", url
         )
 
+        assert code == 1
+        broken = sorted(line for line in out.splitlines() if line.startswith("BROKEN"))
+        assert broken == sorted(
+            [
+                f"BROKEN conversation:{cut}: at position 3 removed: the checkpoint's last row is "
+                "gone; the chain now ends at position 2",
+                f"BROKEN conversation:{deleted}: at position 3 removed: the whole chain is gone "
+                "since the checkpoint",
+            ]
+        )
+        # Heads advance chain by chain: the grown one moves on, the broken ones keep theirs
+        # (the rows that were there), and the breaks are kept apart as known.
+        kept = json.loads(checkpoint.read_text())
+        before = json.loads(saved)["heads"]
+        assert kept["heads"][f"conversation:{grown}"][0] == 4
+        for conversation in (cut, deleted):
+            key = f"conversation:{conversation}"
+            assert kept["heads"][key] == before[key]
+        assert sorted(b["chain_key"] for b in kept["breaks"]) == sorted(
+            [f"conversation:{cut}", f"conversation:{deleted}"]
+        )
+
+        # The next run reports them as known, not as new, and passes.
+        code, out = run_ops(
+            "verify", "--all", "--checkpoint", str(checkpoint), "--database-url", url
+        )
+    assert code == 0, out
+    assert not [line for line in out.splitlines() if line.startswith("BROKEN")]
+    assert len([line for line in out.splitlines() if line.startswith("KNOWN BROKEN")]) == 2
+    assert out.splitlines()[-2].endswith("2 known break(s)")
+
+
+def test_after_one_break_later_cuts_and_deletions_are_still_reported(
+    pg_server, database_url, handlers, fresh_reference, run_ops, tmp_path
+):
+    """One broken chain freezes nothing: other chains' heads advance, and a later tail cut --
+    in another chain or in the broken one -- and a later deleted conversation are new breaks."""
+    broken, later, doomed = (f"conv-{uuid.uuid4().hex[:12]}" for _ in range(3))
+    for conversation in (broken, later, doomed):
+        _lookups(handlers, conversation, 4)
+    checkpoint = tmp_path / "heads.json"
+
+    def verify_all() -> tuple[int, list[str]]:
+        code, out = run_ops(
+            "verify", "--all", "--checkpoint", str(checkpoint), "--database-url", url
+        )
+        return code, [line for line in out.splitlines() if line.startswith("BROKEN")]
+
+    with scratch_database(pg_server.url, f"ia_ckpt2_{uuid.uuid4().hex[:8]}") as url:
+        migrate.apply(url, only="app")
+        for conversation in (broken, later, doomed):
+            copy_chain(database_url, url, conversation)
+        as_migrator(
+            url,
+            "UPDATE agent_interactions SET outcome = 'error', error_code = 'X' "
+            "WHERE conversation_id = %s AND chain_seq = 2",
+            (broken,),
+        )
+        code, new = verify_all()
+        assert code == 1
+        (first,) = new
+        assert first.startswith(f"BROKEN conversation:{broken}: row ")
+        assert " at position 2 changed:" in first
+        assert verify_all() == (0, [])  # known now; the others' heads advanced meanwhile
+
+        as_migrator(
+            url,
+            "DELETE FROM agent_interactions WHERE conversation_id = %s AND chain_seq = 4",
+            (later,),
+        )
+        as_migrator(
+            url,
+            "DELETE FROM agent_interactions WHERE conversation_id = %s AND chain_seq = 4",
+            (broken,),
+        )
+        as_migrator(url, "DELETE FROM agent_interactions WHERE conversation_id = %s", (doomed,))
+        code, new = verify_all()
+
     assert code == 1
-    broken = sorted(line for line in out.splitlines() if line.startswith("BROKEN"))
-    assert broken == sorted(
+    assert sorted(new) == sorted(
         [
-            f"BROKEN conversation:{cut}: at position 3 removed: the checkpoint's last row is "
-            "gone; the chain now ends at position 2",
-            f"BROKEN conversation:{deleted}: at position 3 removed: the whole chain is gone "
+            f"BROKEN conversation:{later}: at position 4 removed: the checkpoint's last row is "
+            "gone; the chain now ends at position 3",
+            f"BROKEN conversation:{broken}: at position 4 removed: the checkpoint's last row is "
+            "gone; the chain now ends at position 3",
+            f"BROKEN conversation:{doomed}: at position 4 removed: the whole chain is gone "
             "since the checkpoint",
         ]
     )
-    assert checkpoint.read_text() == saved  # a failed run keeps the evidence
+
+
+def test_a_checkpoint_of_the_first_format_is_read_as_heads(tmp_path):
+    path = tmp_path / "heads.json"
+    path.write_text(json.dumps({"conversation:c": [3, "ab" * 32]}))
+    loaded = load_checkpoint(path)
+    assert (loaded.heads, loaded.breaks) == ({"conversation:c": (3, "ab" * 32)}, [])
 
 
 def test_verify_on_a_database_without_the_chain_says_what_to_do(pg_server, run_ops):
@@ -397,14 +583,19 @@ def test_migrations_run_as_a_deployer_that_is_not_a_superuser(pg_server, run_ops
     deployer = f"ia_deployer_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_server.url, autocommit=True) as admin:
         admin.execute(f'CREATE ROLE "{deployer}" LOGIN CREATEROLE CREATEDB')
-    info = psycopg.conninfo.conninfo_to_dict(pg_server.url)
-    as_deployer = (
-        f"postgresql://{deployer}@{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}"
-    )
+        # The project's roles are cluster-wide and already exist here (an earlier migration
+        # made them); on RDS the deployer creates them and so holds their ADMIN option, which
+        # PostgreSQL 16+ requires to grant them (the embedded server is 16, CREATEROLE alone
+        # no longer suffices). Give the deployer what creating them would have given it.
+        for (role,) in admin.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE 'insurance\\_agent\\_%'"
+        ).fetchall():
+            admin.execute(f'GRANT "{role}" TO "{deployer}" WITH ADMIN OPTION')
+    as_deployer = with_login(pg_server.url, deployer)  # keeps the host or socket directory
     try:
-        with psycopg.connect(f"{as_deployer}/postgres", autocommit=True) as conn:
+        with psycopg.connect(with_database(as_deployer, "postgres"), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{deployer}"')
-        url = f"{as_deployer}/{deployer}"
+        url = with_database(as_deployer, deployer)
         migrate.apply(url, only="app")
         assert "0003_audit_chain" in _applied(url)
         with psycopg.connect(url, autocommit=True) as conn:

@@ -254,7 +254,7 @@ def test_two_customers_may_use_the_same_key(
     mine = _claim(handlers[FN], conversation_id, key)
     theirs = _claim(
         handlers[FN],
-        conversation_id,
+        f"{conversation_id}-theirs",  # a conversation is one customer's
         key,
         customer_id="cust-9001",
         policy_number="POL-20001",
@@ -272,6 +272,29 @@ def test_two_customers_may_use_the_same_key(
         ("cust-9001", "pending"): 1,
         ("cust-9001", "ok"): 1,
     }
+
+
+def test_another_customer_sending_my_key_and_body_never_gets_my_answer(
+    handlers, fresh_reference, database_url, conversation_id
+):
+    """The scope of a key is (customer, key): without the customer in the record's key and in
+    the request hash, this replays my claim to another customer (or calls it a conflict)."""
+    key = _key()
+    mine = _claim(handlers[FN], conversation_id, key)
+    assert mine.status == 201, mine.body
+    before = upstream_claim_count(fresh_reference)
+
+    # Another customer, my key, my very body: processed as their own request, which names a
+    # policy that is not theirs.
+    theirs = _claim(handlers[FN], f"{conversation_id}-theirs", key, customer_id="cust-9001")
+
+    assert theirs.status == 404, theirs.body
+    assert theirs.body["error"]["code"] == "POLICY_NOT_FOUND"
+    assert mine.body["claim_id"] not in str(theirs.body)
+    assert upstream_claim_count(fresh_reference) == before
+    assert [r["outcome"] for r in _rows(database_url, key) if r["customer_id"] == "cust-9001"] == [
+        "denied"
+    ]
 
 
 def test_the_functions_role_has_what_idempotency_needs(
@@ -294,7 +317,10 @@ PROCESSES = 4
 
 
 @pytest.mark.slow
-def test_a_hundred_containers_racing_on_one_key_file_one_claim(fresh_reference, conversation_id):
+def test_a_hundred_containers_racing_on_one_key_file_one_claim(
+    reference_without_dedup, conversation_id
+):
+    fresh_reference = reference_without_dedup  # one claim: our idempotency layer, not upstream's
     key = _key()
     before = upstream_claim_count(fresh_reference)
     # A cluster of our own: a hundred containers hold a hundred connections, which the shared

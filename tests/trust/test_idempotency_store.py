@@ -9,7 +9,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +28,7 @@ from insurance_agent.models import Money
 from insurance_agent.settings import Settings
 
 from devstack.events import LambdaContext
+from ops.idempotency import GRACE, purge_expired
 
 
 @pytest.fixture
@@ -246,11 +246,21 @@ def test_the_same_key_is_a_different_record_per_customer_and_per_operation(datab
 # -- purge ----------------------------------------------------------------------------------
 
 
-def test_purge_deletes_expired_records_only(store, database_url, run_ops):
-    fresh, old = _key(), _key()
-    store._put_record(_in_progress(fresh))
-    store._put_record(_in_progress(old))
-    _age(database_url, old, "expires_at")
+def _expire(url: str, key: str, ago: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE idempotency_records SET expires_at = now() - %s::interval "
+            "WHERE idempotency_key = %s",
+            (ago, key),
+        )
+
+
+def test_purge_deletes_records_expired_longer_than_the_grace_only(store, database_url, run_ops):
+    fresh, just_expired, old = _key(), _key(), _key()
+    for key in (fresh, just_expired, old):
+        store._put_record(_in_progress(key))
+    _expire(database_url, just_expired, "1 second")  # a skewed clock's margin: kept a while
+    _expire(database_url, old, "10 minutes")
 
     code, out = run_ops("purge-idempotency", "--database-url", database_url)
 
@@ -259,11 +269,33 @@ def test_purge_deletes_expired_records_only(store, database_url, run_ops):
     assert (purged[0], purged[2:]) == ("purged", ["expired", "idempotency", "record(s)"])
     assert int(purged[1]) >= 1
     store._get_record(fresh)
+    store._get_record(just_expired)
     with pytest.raises(IdempotencyItemNotFoundError):
         store._get_record(old)
     with psycopg.connect(database_url) as conn:
         (left,) = conn.execute(  # type: ignore[misc]
-            "SELECT count(*) FROM idempotency_records WHERE expires_at < %s",
-            (datetime.now(UTC) - timedelta(seconds=1),),
+            "SELECT count(*) FROM idempotency_records WHERE expires_at < now() - %s::interval",
+            (GRACE,),
         ).fetchone()
     assert left == 0
+
+
+def test_purge_never_deletes_a_record_being_taken_over(store, database_url):
+    """A function takes an expired key over (a new expiry) while the purge runs: the purge must
+    not delete the record under it, or a second request with the key could file again."""
+    key = _key()
+    store._put_record(_in_progress(key))
+    _expire(database_url, key, "1 hour")
+    with psycopg.connect(database_url) as taker:  # the take-over, not committed yet
+        taker.execute(
+            "UPDATE idempotency_records SET expires_at = now() + interval '1 hour', "
+            "status = 'INPROGRESS' WHERE idempotency_key = %s",
+            (key,),
+        )
+        purging = threading.Thread(target=purge_expired, args=(database_url,))
+        purging.start()
+        time.sleep(0.5)  # the purge reaches the locked row while the take-over holds it
+        taker.commit()
+        purging.join(timeout=30)
+    assert not purging.is_alive()
+    assert store._get_record(key).status == "INPROGRESS"

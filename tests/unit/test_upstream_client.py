@@ -51,10 +51,17 @@ def test_status_mapping(status, body, error, code):
     assert raised.value.code == code
 
 
-def test_upstream_reason_is_kept_for_validation_errors():
-    client = client_for(lambda r: httpx.Response(422, json={"detail": "currency differs"}))
-    with pytest.raises(ValidationFailed, match="currency differs"):
+@pytest.mark.parametrize("status", [400, 404, 409, 422])
+@pytest.mark.parametrize("field", ["detail", "message", "error"])
+def test_upstream_wording_never_reaches_our_error(status, field):
+    echo = "you sent Bearer k-123 for pat@example.org"
+    client = client_for(lambda r: httpx.Response(status, json={field: echo}))
+    with pytest.raises(Exception) as raised:
         client.get_policy("POL-10001")
+    body = str(raised.value.body("r"))  # type: ignore[attr-defined]
+    assert "k-123" not in body
+    assert "example.org" not in body
+    assert "you sent" not in body
 
 
 def test_bearer_key_is_sent_and_never_in_errors():

@@ -12,13 +12,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from insurance_agent.errors import AuditUnavailable
 from insurance_agent.settings import Settings
+
+if TYPE_CHECKING:
+    from insurance_agent.personal_data import CustomerKeys
 
 APPLICATION_NAME = "insurance-agent-api"
 
@@ -67,6 +70,7 @@ class Database:
         self._settings = settings
         self._name = name
         self._pool: ConnectionPool[Any] | None = None
+        self._customer_keys: CustomerKeys | None = None
         self._lock = threading.Lock()
 
     @property
@@ -108,6 +112,22 @@ class Database:
             raise AuditUnavailable(
                 "audit database unavailable", details={"reason": type(exc).__name__}
             ) from None
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def customer_keys(self) -> CustomerKeys:
+        """The container's cache of customers' data keys, shared by the audit writer and the
+        idempotency records (both seal personal data under them)."""
+        if self._customer_keys is None:
+            from insurance_agent.personal_data import CustomerKeys, wrapper_from_settings
+
+            with self._lock:
+                if self._customer_keys is None:
+                    self._customer_keys = CustomerKeys(wrapper_from_settings(self._settings))
+        return self._customer_keys
 
     def stats(self) -> dict[str, int]:
         return dict(self._pool.get_stats()) if self._pool is not None else {}

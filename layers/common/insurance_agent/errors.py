@@ -26,6 +26,7 @@ class InsuranceAgentError(Exception):
         details: dict[str, Any] | None = None,
         code: str | None = None,
         status: int | None = None,
+        outcome: Outcome | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -38,6 +39,10 @@ class InsuranceAgentError(Exception):
             self.code = code  # type: ignore[misc]
         if status is not None:
             self.status = status  # type: ignore[misc]
+        # The audit's verdict may differ from what the caller is told (another customer's
+        # policy: answered as unknown, recorded as denied) without a class the caller could see.
+        if outcome is not None:
+            self.outcome = outcome  # type: ignore[misc]
 
     def body(self, request_id: str | None) -> dict[str, Any]:
         return {
@@ -95,6 +100,13 @@ class Forbidden(InsuranceAgentError):
 class PolicyNotFound(InsuranceAgentError):
     status = 404
     code = "POLICY_NOT_FOUND"
+
+
+def policy_not_found(policy_number: str, *, outcome: Outcome | None = None) -> PolicyNotFound:
+    """The one answer for a policy the caller may not see, on every door: whether upstream has
+    never heard of it or another customer holds it, the same class (``errorType``), code and
+    words. Only the audit row's outcome tells them apart (``denied``)."""
+    return PolicyNotFound(f"policy {policy_number} not found", outcome=outcome)
 
 
 class ClaimNotFound(InsuranceAgentError):
@@ -176,3 +188,12 @@ def all_error_classes() -> list[type[InsuranceAgentError]]:
         seen.append(cls)
         stack.extend(cls.__subclasses__())
     return seen
+
+
+class ConversationNotYours(Forbidden):
+    """The conversation id is bound to another customer (the customer of its first audit row
+    that names one): a conversation's trail is one customer's. 403, not 404: the caller is
+    known and may not write there, and a 404 would tell an agent the id is free to reuse; the
+    answer says no more than that the id is taken. Not retryable: start a new conversation."""
+
+    code = "CONVERSATION_NOT_YOURS"

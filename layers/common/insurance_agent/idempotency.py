@@ -16,7 +16,8 @@ records in our database (``idempotency_store``). What it decides, in our terms:
 - the same key with another body: ``IdempotencyConflict`` (409);
 - the action failing: the record is deleted and the error passes through, so a retry may try
   again (upstream deduplicates on the same key if the failure hid a filing);
-- the database failing: ``AuditUnavailable`` (503), as for the audit itself.
+- the database failing: ``AuditUnavailable`` (503), as for the audit itself;
+- the stored answer is sealed under the customer's data key (``idempotency_store``).
 
 Importing Powertools' idempotency package loads its DynamoDB layer and with it boto3, so it is
 imported on the first filing, never by the functions that do not file. (In AWS every function
@@ -131,6 +132,9 @@ class PostgresIdempotency:
             "idempotency_key": ctx.idempotency_key,
             "request": request,
         }
+        from insurance_agent.idempotency_store import current_customer
+
+        named = current_customer.set(ctx.customer_id)
         try:
             answer = guarded(scoped=scoped)
         except IdempotencyValidationError:
@@ -144,6 +148,8 @@ class PostgresIdempotency:
             ) from None
         except IdempotencyPersistenceLayerError as exc:
             raise _unavailable(exc) from None
+        finally:
+            current_customer.reset(named)
         if isinstance(answer, _Replayed):
             return model.model_validate(answer.answer), True
         return answer, False

@@ -9,13 +9,23 @@ an expired record, or an in-progress one whose invocation has run out of time. P
 serialises concurrent upserts of one key on the row, so of any number of takers exactly one
 gets it; every other one is told the record exists and reads it.
 
+The stored answer (``response_data``) is what a replay returns, and nothing else; it is sealed
+under the customer's data key (``personal_data``), its ``key_id`` kept beside it, so the table
+holds no answer in clear and erasing the customer (``ops erase``) deletes their records. The
+customer is not in Powertools' record (its key is a hash): ``PostgresIdempotency.once`` names it
+for the call in ``current_customer``.
+
 Times are Powertools' own: the record's expiry in epoch seconds, the in-progress expiry in epoch
 milliseconds, both from the container's clock (as the DynamoDB layer does), stored as timestamptz.
 """
 
 from __future__ import annotations
 
+import json
+from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
 
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -25,6 +35,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from insurance_agent.database import Database
+from insurance_agent.personal_data import open_personal, read_keys, seal_value, sealed_key_ids
+
+# The customer whose request the current call serves; set by PostgresIdempotency.once.
+current_customer: ContextVar[str | None] = ContextVar("idempotency_customer", default=None)
+RESPONSE_FIELD = "response_data"
 
 TAKE_SQL = """
 INSERT INTO idempotency_records AS r (
@@ -40,6 +55,7 @@ ON CONFLICT (idempotency_key) DO UPDATE SET
     in_progress_expires_at = EXCLUDED.in_progress_expires_at,
     payload_hash = EXCLUDED.payload_hash,
     response_data = NULL,
+    key_id = NULL,
     updated_at = EXCLUDED.updated_at
 WHERE r.expires_at < EXCLUDED.updated_at
    OR (r.status = 'INPROGRESS' AND r.in_progress_expires_at < EXCLUDED.updated_at)
@@ -56,6 +72,7 @@ UPDATE idempotency_records SET
     status = %(status)s,
     expires_at = %(expires_at)s,
     response_data = %(response_data)s::jsonb,
+    key_id = %(key_id)s,
     payload_hash = COALESCE(NULLIF(%(payload_hash)s, ''), payload_hash),
     updated_at = %(now)s
 WHERE idempotency_key = %(key)s
@@ -82,9 +99,10 @@ class PostgresPersistenceLayer(BasePersistenceLayer):
     def _get_record(self, idempotency_key: str) -> DataRecord:
         with self._database.connection() as conn:
             row = conn.execute(GET_SQL, (idempotency_key,)).fetchone()
-        if row is None:
-            raise IdempotencyItemNotFoundError
-        status, expires_at, in_progress_expires_at, payload_hash, response_data = row
+            if row is None:
+                raise IdempotencyItemNotFoundError
+            status, expires_at, in_progress_expires_at, payload_hash, response_data = row
+            answer = self._open(conn, response_data) if response_data else ""
         return DataRecord(
             idempotency_key=idempotency_key,
             status=status,
@@ -94,9 +112,28 @@ class PostgresPersistenceLayer(BasePersistenceLayer):
                 if in_progress_expires_at is not None
                 else None
             ),
-            response_data=response_data or "",
+            response_data=answer,
             payload_hash=payload_hash,
         )
+
+    def _open(self, conn: Any, stored: str) -> str:
+        """The stored answer in clear; a record whose key was erased is as good as gone."""
+        value = json.loads(stored)
+        ids = sealed_key_ids(value)
+        if not ids:
+            return stored  # written before answers were sealed (migration 0006)
+        keys = read_keys(conn, ids, self._database.customer_keys.wrapper)
+        opened = open_personal({RESPONSE_FIELD: value}, keys)[RESPONSE_FIELD]
+        if not isinstance(opened, str):
+            raise IdempotencyItemNotFoundError
+        return opened
+
+    def _seal(self, conn: Any, answer: str | None) -> tuple[str | None, UUID | None]:
+        customer = current_customer.get()
+        if not answer or customer is None:
+            return answer, None
+        key = self._database.customer_keys.live_key(conn, customer)
+        return json.dumps(seal_value(answer, RESPONSE_FIELD, key)), key.key_id
 
     def _put_record(self, data_record: DataRecord) -> None:
         with self._database.connection() as conn:
@@ -117,13 +154,15 @@ class PostgresPersistenceLayer(BasePersistenceLayer):
 
     def _update_record(self, data_record: DataRecord) -> None:
         with self._database.connection() as conn:
+            answer, key_id = self._seal(conn, data_record.response_data)
             conn.execute(
                 COMPLETE_SQL,
                 {
                     "key": data_record.idempotency_key,
                     "status": data_record.status,
                     "expires_at": _at_seconds(data_record.expiry_timestamp),
-                    "response_data": data_record.response_data,
+                    "response_data": answer,
+                    "key_id": key_id,
                     "payload_hash": data_record.payload_hash,
                     "now": datetime.now(UTC),
                 },

@@ -22,11 +22,44 @@ from pydantic import (
     Field,
     StringConstraints,
     TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
     WithJsonSchema,
+    WrapValidator,
 )
-from pydantic_core import SchemaError
+from pydantic_core import PydanticCustomError, SchemaError
 
 from insurance_agent.errors import ConfigurationError
+from insurance_agent.redaction import redact_text
+
+
+def _in_words(format_: str) -> WrapValidator:
+    """A refused identifier's message says the accepted format in words: a regular expression is
+    no hint to a person. The pattern stays the check (and stays in the published schemas)."""
+
+    def explain(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            if any(e["type"] == "string_pattern_mismatch" for e in exc.errors()):
+                raise PydanticCustomError("string_pattern_mismatch", format_) from None
+            raise
+
+    return WrapValidator(explain)
+
+
+def _opaque(value: str) -> str:
+    """Refuse an id that the redaction would alter: a phone, card or social security number,
+    an e-mail or a token chosen as a conversation id or an idempotency key. These ids are
+    stored in clear, indexed and chained on (the trail is looked up by them), so they cannot
+    be masked afterwards; the caller is asked for an opaque id instead."""
+    if redact_text(value) != value:
+        raise ValueError(
+            "looks like personal data (a phone, card or social security number, an e-mail): "
+            "use an opaque id such as a UUID"
+        )
+    return value
+
 
 # -- the insurer's identifiers -----------------------------------------------------------------
 # Each insurer numbers policies, customers and claims its own way: the accepted formats are
@@ -83,19 +116,80 @@ def is_customer_id(value: object) -> TypeGuard[str]:
 
 _CUSTOMER_ID = re.compile(CUSTOMER_ID_PATTERN)
 
+
+def identifier_words(pattern: str, default: str, default_words: str, what: str) -> str:
+    """How a refusal names an identifier's format: in words for today's numbering, and for an
+    insurer's own (a setting) the pattern it set."""
+    return default_words if pattern == default else f"{what} follow the pattern {pattern}"
+
+
 PolicyNumber = Annotated[
-    str, StringConstraints(pattern=POLICY_NUMBER_PATTERN), AfterValidator(_identifier_characters)
+    str,
+    StringConstraints(pattern=POLICY_NUMBER_PATTERN),
+    _in_words(
+        identifier_words(
+            POLICY_NUMBER_PATTERN,
+            DEFAULT_POLICY_NUMBER_PATTERN,
+            "policy numbers look like POL-10001 (POL- and 5 to 10 digits)",
+            "policy numbers",
+        )
+    ),
+    AfterValidator(_identifier_characters),
 ]
 ClaimId = Annotated[
-    str, StringConstraints(pattern=CLAIM_ID_PATTERN), AfterValidator(_identifier_characters)
+    str,
+    StringConstraints(pattern=CLAIM_ID_PATTERN),
+    _in_words(
+        identifier_words(
+            CLAIM_ID_PATTERN,
+            DEFAULT_CLAIM_ID_PATTERN,
+            "claim ids look like CLM-000102 (CLM- and 6 to 26 digits or capital letters)",
+            "claim ids",
+        )
+    ),
+    AfterValidator(_identifier_characters),
 ]
 CustomerId = Annotated[
-    str, StringConstraints(pattern=CUSTOMER_ID_PATTERN), AfterValidator(_identifier_characters)
+    str,
+    StringConstraints(pattern=CUSTOMER_ID_PATTERN),
+    _in_words(
+        identifier_words(
+            CUSTOMER_ID_PATTERN,
+            DEFAULT_CUSTOMER_ID_PATTERN,
+            "customer ids look like cust-7788 (cust- and 1 to 12 digits)",
+            "customer ids",
+        )
+    ),
+    AfterValidator(_identifier_characters),
 ]
-ConversationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
-IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,127}$")]
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Peril = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{1,39}$")]
+ConversationId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"),
+    _in_words(
+        "conversation ids look like conv-001: 1 to 128 letters, digits, '_', '.', ':' or '-',"
+        " starting with a letter or digit"
+    ),
+    AfterValidator(_opaque),
+]
+IdempotencyKey = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,127}$"),
+    _in_words(
+        "idempotency keys look like claim-2026-0001 or a UUID: 8 to 128 letters, digits, '_',"
+        " '.', ':' or '-', starting with a letter or digit"
+    ),
+    AfterValidator(_opaque),
+]
+CurrencyCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    _in_words("currency codes are 3 capital letters (ISO 4217, e.g. USD)"),
+]
+Peril = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z_]{1,39}$"),
+    _in_words("perils look like collision or water_damage (2 to 40 lowercase letters or '_')"),
+]
 # Money as text: ASCII digits, at most two decimal places, no exponent, no separators. Python's
 # Decimal also reads "1.25e3", "1_000" and other scripts' digits; such a value would travel on
 # (to the audit row, to upstream) spelt that way, so it is refused here and named.
@@ -132,8 +226,12 @@ Amount = Annotated[
 ]
 
 # Control characters other than tab and line breaks have no place in what a person writes, and
-# a NUL cannot be stored in Postgres text at all (upstream's or the audit's).
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# a NUL cannot be stored in Postgres text at all (upstream's or the audit's). C1 controls
+# (U+0080-U+009F, e.g. U+009B, a one-byte CSI) drive terminals like ESC does, and the bidi
+# embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) make text read otherwise
+# than it is stored (a claim description shown to an adjuster, a line in the trail). The bidi
+# marks (U+200E, U+200F, U+061C) and the zero-width joiners stay: scripts and emoji need them.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _no_control_characters(text: str) -> str:

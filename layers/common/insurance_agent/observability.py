@@ -14,6 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from insurance_agent.redaction import redact, redact_text
 
@@ -47,6 +48,23 @@ logger = Logger(
 )
 logger.addFilter(RedactingFilter())
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "InsuranceAgentApi"))
+
+
+def count_server_error(status: int, function_name: str) -> None:
+    """One ``ServerErrors`` datapoint per error answered with a status >= 500, whichever door
+    answered it. Lambda's own ``Errors`` cannot tell these apart: HTTP and MCP answers return
+    normally, and the direct door raises business refusals too. Written at once (not with the
+    invocation's batch) because it carries a per-function dimension the batch does not."""
+    if status < 500:
+        return
+    with single_metric(
+        name="ServerErrors",
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=metrics.namespace,
+        default_dimensions={"service": logger.service},
+    ) as metric:
+        metric.add_dimension(name="function_name", value=function_name)
 
 
 def tracing_enabled() -> bool:

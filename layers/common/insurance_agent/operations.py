@@ -28,6 +28,7 @@ from insurance_agent.errors import (
     PolicyNotFound,
     UpstreamBadResponse,
     ValidationFailed,
+    policy_not_found,
 )
 from insurance_agent.models import (
     AuditedAnswer,
@@ -45,6 +46,7 @@ from insurance_agent.models import (
     TriageDecisionRequest,
     utc_now,
 )
+from insurance_agent.observability import count_server_error
 from insurance_agent.ports import AuditEntry, AuditStore, Evidence, Idempotency, InsuranceApi
 from insurance_agent.redaction import redact
 
@@ -71,10 +73,10 @@ class Trail:
     answer_row: UUID | None = None
 
 
-class PolicyAccessDenied(PolicyNotFound):
-    """Another customer's policy: answered exactly like an unknown one, audited as denied."""
-
-    outcome = "denied"
+def access_denied(policy_number: str) -> PolicyNotFound:
+    """Another customer's policy: answered exactly like an unknown one -- the same class, so a
+    direct caller's ``errorType`` says nothing more -- and audited as denied."""
+    return policy_not_found(policy_number, outcome="denied")
 
 
 def entry_for(
@@ -166,7 +168,10 @@ def run_audited[R: BaseModel](
             return result.model_copy(update={"audit_id": trail.answer_row or row_id})
         return result
 
-    error.audited = True
+    already_audited, error.audited = error.audited, True
+    count_server_error(error.status, ctx.function_name)
+    if already_audited:
+        raise error from cause  # the audit wrote its own row (ConversationNotYours)
     if isinstance(error, AuditUnavailable) and trail.intent_id is None:
         raise error from cause  # the database is what failed: nowhere to write the refusal
     try:
@@ -184,6 +189,8 @@ def run_audited[R: BaseModel](
         )
     except AuditUnavailable as audit_error:
         audit_error.audited = True
+        if error.status < 500:  # the answer becomes a 503 after all
+            count_server_error(audit_error.status, ctx.function_name)
         raise audit_error from error
     raise error from cause
 
@@ -192,12 +199,12 @@ def _may_act(ctx: CallContext, policy_number: str) -> None:
     """A customer principal asking for another customer: answered as an unknown policy,
     before upstream hears of it."""
     if ctx.principal is not None and not ctx.principal.may_act_for(ctx.customer_id):
-        raise PolicyAccessDenied(f"policy {policy_number} not found")
+        raise access_denied(policy_number)
 
 
 def _owned(policy: Policy, ctx: CallContext) -> Policy:
     if ctx.customer_id is not None and policy.customer_id != ctx.customer_id:
-        raise PolicyAccessDenied(f"policy {policy.policy_number} not found")
+        raise access_denied(policy.policy_number)
     return policy
 
 

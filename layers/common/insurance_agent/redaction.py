@@ -19,7 +19,7 @@ import json
 import re
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 MASK = "***"
@@ -69,36 +69,114 @@ _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 # Shapes of personal data inside free text (descriptions, notes), each with an optional guard:
 # a cheaper pattern that every match of the shape contains, so text without it is skipped. Most
 # audited text (ids, dates, amounts, a summary sentence) holds none of them, and the guards
-# halve what redacting a claim summary's audit row costs (the phone shape alone is 40 us on a
-# summary sentence, its guard 6 us).
-_TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str, re.Pattern[str] | None], ...] = (
+# halve what redacting a claim summary's audit row costs.
+#
+# Shapes, not valid numbers: a mistyped card number (the review's 4111.1111.1111.1112 fails
+# Luhn) or an unallocated phone number is still a person's data once written down, and the audit
+# is append-only. So no checksum (python-stdnum) and no numbering-plan check (phonenumbers):
+# they would trade misses for precision, and phonenumbers costs 113 ms of import and 85-700 us a
+# text (measured on tests/unit/redaction_corpus.py; docs/trust.md has the figures).
+# The names of secrets, not one.
+_SECRET_KEYWORDS = "|".join(
+    (
+        r"client[_-]?secret|secret[_-]?key|access[_-]?key|api[_-]?key|apikey|access[_-]?token",
+        r"refresh[_-]?token|id[_-]?token|password|passwd|passphrase|pwd|secret|token",
+    )
+)
+_DATE = (
+    r"(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
+    r"|\d{1,2}(?:st|nd|rd|th)?(?: of)? [A-Za-z]{3,9},? \d{4}"
+    r"|[A-Za-z]{3,9} \d{1,2}(?:st|nd|rd|th)?,? \d{4})"
+)
+# Numbers people write (cards, SSNs, phones) against numbers our own records hold (policy and
+# claim numbers, customer ids, UUIDs, ISO dates and times, amounts): one pattern, scanned left
+# to right, whose first alternatives are the look-alikes, kept as they are. A digit run that
+# belongs to one of them is never read as a card or a phone number.
+_NUMBERS = re.compile(
+    r"(?P<keep>"
+    r"\b(?:POL|CLM|cust)-[0-9A-Za-z]+"
+    r"|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+    r"|\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"(?![\d.-])"
+    r"|\b\d{1,3}(?:,\d{3})+(?:\.\d{2})?(?!\.?\d)|\b\d+\.\d{2}(?!\.?\d)"
+    r")"
+    # 13-19 digits, single spaces, dots or dashes between any of them.
+    r"|(?P<card>(?<![\w.-])\d(?:[ .-]?\d){12,18}(?![\w]|[.-]\d))"
+    # +country code and 7-14 more digits, grouped any way.
+    r"|(?P<intl>\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}(?![\w]|[.-]\d))"
+    # North American: 415 555 0178, (415) 555-0178, 4155550178, 1-415-555-0178.
+    r"|(?P<nanp>(?<![\w.+-])(?:1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-]?)\d{3}[ .-]?\d{4}(?![\w]|[.-]\d))"
+    # US SSN: 3-2-4 with one separator used throughout, or none.
+    r"|(?P<ssn>(?<![\w.-])\d{3}(?P<sep>[ .-]?)\d{2}(?P=sep)\d{4}(?![\w]|[.-]\d))"
+    # A national number with its trunk 0: 020 7946 0958, 030 12345679.
+    r"|(?P<trunk>(?<![\w.-])0\d{2,4}[ .-]?\d{3,4}[ .-]?\d{3,4}(?![\w]|[.-]\d))"
+)
+_NUMBER_MARKERS = {"card": "[card]", "intl": "[phone]", "nanp": "[phone]", "ssn": "[ssn]"}
+_NUMBER_MARKERS["trunk"] = "[phone]"
+
+
+def _number(match: re.Match[str]) -> str:
+    kind = match.lastgroup
+    if kind is None or kind == "keep":
+        return match.group()
+    if kind == "intl" and not 8 <= sum(c.isdigit() for c in match.group()) <= 15:
+        return match.group()  # E.164 numbers have 8 to 15 digits with the country code
+    return _NUMBER_MARKERS[kind]
+
+
+Replacement = str | Callable[[re.Match[str]], str]
+
+_TEXT_PATTERNS: tuple[tuple[re.Pattern[str], Replacement, re.Pattern[str] | None], ...] = (
     (
         re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE),
         "Bearer " + MASK,
         re.compile("bearer", re.IGNORECASE),
     ),
+    # A JWT without its scheme: header.payload.signature, the first two base64url JSON objects.
+    (
+        re.compile(r"\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*"),
+        "[jwt]",
+        re.compile("eyJ"),
+    ),
     # user:password@ in connection strings and URLs.
     (re.compile(r"(?<=://)([^:/@\s]+):[^@\s]+@"), r"\1:" + MASK + "@", re.compile("://")),
+    # password=..., "api_key": "...", pwd: ... -- a secret's name, then its value.
+    (
+        re.compile(rf"\b({_SECRET_KEYWORDS})([\"']?\s*[:=]\s*[\"']?)[^\s\"',;]+", re.IGNORECASE),
+        r"\1\2" + MASK,
+        re.compile(r"[:=]"),
+    ),
+    # AWS access key ids.
+    (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), "[aws-key]", re.compile("AKIA|ASIA")),
     (
         re.compile(
-            r"\b(?:dob|d\.o\.b\.?|date[ _-]?of[ _-]?birth|birth[ _-]?date|born(?: on)?)"
-            r"[\"']?\s*[:=-]?\s*[\"']?"
-            r"(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
-            r"|\d{1,2} [A-Za-z]{3,9} \d{4}|[A-Za-z]{3,9} \d{1,2},? \d{4})",
+            r"\b(?:dob|d\.o\.b\.?|date[ _-]?of[ _-]?birth|birth[ _-]?date|birthday|b-?day"
+            r"|born(?: on)?)"
+            r"[\"']?\s*[:=-]?\s*[\"']?(?:(?:is|was|on)\s+)?" + _DATE,
             re.IGNORECASE,
         ),
         "[dob]",
-        re.compile(r"dob|d\.o\.b|birth|born", re.IGNORECASE),
+        re.compile(r"dob|d\.o\.b|birth|b-?day|born", re.IGNORECASE),
     ),
-    (re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), "[ssn]", None),
-    (re.compile(r"\b(?:\d[ -]?){13,19}\b"), "[card]", None),
-    (re.compile(r"\b[A-Z]{2}\d{2}[A-Z0-9]{11,30}\b"), "[iban]", None),
     (re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"), "[email]", re.compile("@")),
+    # name (at) example (dot) org, [at]/{at} too: an address spelled out to dodge scrapers.
     (
-        re.compile(r"(?:\+?\d{1,3}[ .-]?)?\(?\b\d{3}\)?[ .-]?\d{3}[ .-]\d{4}\b"),
-        "[phone]",
-        re.compile(r"\d{3}[ .-]\d{4}"),
+        re.compile(
+            r"[\w.+-]+\s*[(\[{]\s*at\s*[)\]}]\s*[\w-]+(?:\s*[(\[{]\s*dot\s*[)\]}]\s*[\w-]+)+",
+            re.IGNORECASE,
+        ),
+        "[email]",
+        re.compile(r"[(\[{]\s*at\s*[)\]}]", re.IGNORECASE),
     ),
+    (
+        re.compile(
+            r"\b[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?)\b"
+        ),
+        "[iban]",
+        None,
+    ),
+    # Every number the pattern replaces has two digits at most three characters apart.
+    (_NUMBERS, _number, re.compile(r"\d\D{0,3}\d")),
 )
 
 
@@ -126,9 +204,21 @@ def register_secrets(values: Iterable[str | None]) -> None:
         register_secret(value)
 
 
+# Values an audit row holds by the dozen that no shape can change: amounts, ISO dates and
+# times, policy and claim numbers, customer ids, enum words, currency codes. Skipping them
+# keeps redacting a claim summary row near its old cost with the fuller shapes above.
+_INERT = re.compile(
+    r"-?\d{1,13}\.\d{2}"
+    r"|\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2}))?"
+    r"|(?:POL|cust|CLM)-\d{1,26}|[a-z][a-z_]{0,39}|[A-Z]{3}"
+)
+
+
 def redact_text(text: str) -> str:
     if _secrets_pattern is not None:
         text = _secrets_pattern.sub(MASK, text)
+    if _INERT.fullmatch(text):
+        return text
     for pattern, replacement, guard in _TEXT_PATTERNS:
         if guard is None or guard.search(text):
             text = pattern.sub(replacement, text)
@@ -166,6 +256,19 @@ EVENT_SECRET_PATHS = (
 )
 
 
+# A header named like a credential is one, whatever the spelling a client or proxy chose
+# (x-auth-token, x-upstream-secret, proxy-authorization, x-session-id, x-amz-signature): masked
+# by name, since an opaque token has no shape to find.
+_CREDENTIAL_HEADER = re.compile(
+    r"auth|token|secret|passw|api[_-]?key|cookie|session|credential|signature|private",
+    re.IGNORECASE,
+)
+
+
+def _is_credential_header(name: object) -> bool:
+    return isinstance(name, str) and bool(_CREDENTIAL_HEADER.search(name))
+
+
 def mask_event(event: Any) -> Any:
     """A copy of a Lambda event fit for a log line: credential paths erased by Powertools data
     masking, then the general rules for everything else (bodies, free text)."""
@@ -179,6 +282,11 @@ def mask_event(event: Any) -> Any:
         erased = DataMasking(raise_on_missing_field=False).erase(
             event, fields=list(EVENT_SECRET_PATHS)
         )
+    headers = erased.get("headers")
+    if isinstance(headers, dict):
+        erased["headers"] = {
+            name: MASK if _is_credential_header(name) else value for name, value in headers.items()
+        }
     body = erased.get("body")
     if isinstance(body, str) and not erased.get("isBase64Encoded"):
         # A JSON body is redacted as data, so its sensitive keys are masked whole.

@@ -88,6 +88,11 @@ class Settings(BaseModel):
     mcp_caller_key_secret: str | None = None
     mcp_assertion_ttl_s: int = Field(default=60, gt=0, le=900)
 
+    # -- personal fields at rest (personal_data.py): how customers' data keys are wrapped ---
+    # AWS: a KMS key (id, ARN or alias); development: 32 bytes, base64; neither: unwrapped.
+    audit_kms_key_id: str | None = None
+    audit_wrapping_key: SecretStr | None = None
+
     @model_validator(mode="after")
     def _one_way_to_each_dependency(self) -> Settings:
         if self.db_iam_auth:

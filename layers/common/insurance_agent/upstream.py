@@ -4,6 +4,10 @@ One ``httpx.Client`` per container, reused across warm invocations (a sync clien
 bound to an event loop, so Mangum's per-invocation loop cannot break it). Retries use
 ``stamina`` (exponential backoff with jitter, capped by a time budget, Retry-After honoured).
 Every failure leaves as one of the layer's errors; nothing from httpx or pydantic escapes.
+
+Upstream's own wording (a 4xx ``detail``) never reaches a caller: it may echo what we sent it,
+our API key or a customer's personal data included. Our messages are built from our words and
+the status alone; upstream's text goes, redacted and cut short, to the log.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Callable, Generator
 from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import stamina
@@ -22,13 +27,15 @@ from insurance_agent.errors import (
     CustomerNotFound,
     IdempotencyConflict,
     InsuranceAgentError,
-    PolicyNotFound,
     UpstreamBadResponse,
     UpstreamTimeout,
     UpstreamUnavailable,
     ValidationFailed,
+    policy_not_found,
 )
 from insurance_agent.models import Claim, ClaimRequest, Customer, Policy, utc_now
+from insurance_agent.observability import logger
+from insurance_agent.redaction import redact_text
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 # A Retry-After longer than this is not waited for inside a Lambda invocation.
@@ -122,12 +129,16 @@ class InsuranceApiClient:
     # -- the port -------------------------------------------------------------------------
 
     def get_policy(self, policy_number: str) -> Policy:
-        response = self._send("GET", f"/v1/policies/{policy_number}", not_found=PolicyNotFound)
+        response = self._send(
+            "GET", f"/v1/policies/{policy_number}", not_found=policy_not_found(policy_number)
+        )
         return _parse(Policy, response)
 
     def list_claims(self, policy_number: str) -> list[Claim]:
         response = self._send(
-            "GET", f"/v1/policies/{policy_number}/claims", not_found=PolicyNotFound
+            "GET",
+            f"/v1/policies/{policy_number}/claims",
+            not_found=policy_not_found(policy_number),
         )
         try:
             return _claims_adapter().validate_python(_json(response))
@@ -143,7 +154,7 @@ class InsuranceApiClient:
             headers={"Idempotency-Key": idempotency_key},
             # Upstream deduplicates on the key, so a retried POST cannot file twice.
             idempotent=True,
-            not_found=PolicyNotFound,
+            not_found=policy_not_found(claim.policy_number),
         )
         return _parse(Claim, response)
 
@@ -153,7 +164,11 @@ class InsuranceApiClient:
     def get_customer(self, customer_id: str) -> Customer:
         """A customer's profile (``GET /v1/customers/{customer_id}``): a GET, so retried and
         mapped like the policy reads."""
-        response = self._send("GET", f"/v1/customers/{customer_id}", not_found=CustomerNotFound)
+        response = self._send(
+            "GET",
+            f"/v1/customers/{customer_id}",
+            not_found=CustomerNotFound(f"customer {customer_id} not found"),
+        )
         return _parse(Customer, response)
 
     # -- transport, retries and error mapping ----------------------------------------------
@@ -163,7 +178,7 @@ class InsuranceApiClient:
         method: str,
         path: str,
         *,
-        not_found: type[InsuranceAgentError] = ClaimNotFound,
+        not_found: InsuranceAgentError | None = None,
         idempotent: bool | None = None,
         json: Any = None,
         headers: dict[str, str] | None = None,
@@ -196,19 +211,22 @@ class InsuranceApiClient:
         return self._check(response, not_found)
 
     @staticmethod
-    def _check(response: httpx.Response, not_found: type[InsuranceAgentError]) -> httpx.Response:
+    def _check(response: httpx.Response, not_found: InsuranceAgentError | None) -> httpx.Response:
         status = response.status_code
         if status < 400:
             return response
-        reason = _upstream_reason(response)
+        _log_refusal(response)
+        details = {"upstream_status": status}
         if status == 404:
-            raise not_found(reason or "not found upstream")
+            # No upstream_status here: an unknown policy must read exactly like another
+            # customer's, which upstream is never asked about.
+            raise not_found or ClaimNotFound("not found")
         if status in (400, 422):
-            raise ValidationFailed(
-                f"upstream refused the request: {reason}", details={"upstream_status": status}
-            )
+            raise ValidationFailed("upstream refused the request as invalid", details=details)
         if status == 409:
-            raise IdempotencyConflict(reason or "conflicting request upstream")
+            raise IdempotencyConflict(
+                "upstream refused the request as conflicting with an earlier one", details=details
+            )
         if status in (401, 403):
             raise UpstreamUnavailable(
                 "upstream refused our credentials",
@@ -218,6 +236,17 @@ class InsuranceApiClient:
         raise UpstreamBadResponse(
             f"upstream answered an unexpected {status}", details={"upstream_status": status}
         )
+
+    def find_claim(self, *, idempotency_key: str) -> Claim | None:
+        """The claim upstream filed under this idempotency key, or None: the reconciler's
+        question about a filing whose answer was lost."""
+        query = urlencode({"idempotency_key": idempotency_key})
+        response = self._send("GET", f"/v1/claims?{query}")
+        try:
+            found = _claims_adapter().validate_python(_json(response))
+        except ValidationError as exc:
+            raise _bad_shape(response, exc) from None
+        return found[0] if found else None
 
 
 def _status_error(response: httpx.Response) -> InsuranceAgentError:
@@ -264,6 +293,18 @@ def _bad_shape(response: httpx.Response, exc: ValidationError) -> UpstreamBadRes
     return UpstreamBadResponse(
         "upstream answered with an unexpected shape",
         details={"upstream_status": response.status_code, "fields": fields},
+    )
+
+
+def _log_refusal(response: httpx.Response) -> None:
+    """Upstream's reason is for operators, never for callers, and even then redacted: it may
+    echo our request (our key, a customer's e-mail)."""
+    logger.info(
+        "upstream refused a request",
+        extra={
+            "upstream_status": response.status_code,
+            "upstream_reason": redact_text(_upstream_reason(response)),
+        },
     )
 
 

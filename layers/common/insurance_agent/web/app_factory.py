@@ -39,6 +39,10 @@ def create_app(intent: Intent, runtime: ContainerRuntime, *, title: str) -> Fast
         version="1.0.0",
         docs_url=None,
         redoc_url=None,
+        # Starlette answers a path with a trailing slash (`/policies/POL-10001%2F`) with a 307
+        # built from the request's Host, before any handler or audit: off, so such a path is an
+        # unknown route like any other, refused with its audit row and no Location at all.
+        redirect_slashes=False,
         responses=error_responses(
             {
                 400: "A required header is missing",

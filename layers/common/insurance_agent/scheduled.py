@@ -1,0 +1,76 @@
+"""Handlers of the scheduled functions (EventBridge schedules, templates/transparency.snippet.yaml):
+the transparency sealer, the reconciler of pending claim intents, the idempotency purge.
+
+Each runs a few statements a minute, so each opens one connection per invocation rather than
+keeping a pool; the reconciler keeps its upstream client warm like the API functions do.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+import psycopg
+
+from insurance_agent.database import Database, connection_params
+from insurance_agent.housekeeping import purge_expired_idempotency
+from insurance_agent.observability import logger
+from insurance_agent.reconcile import DEFAULT_MIN_AGE, reconcile
+from insurance_agent.settings import get_settings
+from insurance_agent.upstream import InsuranceApiClient
+
+
+def _connect() -> psycopg.Connection[Any]:
+    conninfo, kwargs = connection_params(get_settings())
+    return psycopg.connect(conninfo, **kwargs())
+
+
+def seal_handler(event: Any, context: Any) -> dict[str, Any]:
+    from insurance_agent.transparency import config
+    from insurance_agent.transparency.archive import CheckpointArchive
+    from insurance_agent.transparency.sealer import run_once
+
+    bucket = config.bucket()
+    archive = CheckpointArchive(bucket, region=get_settings().aws_region) if bucket else None
+    with _connect() as conn:
+        report = run_once(conn, config.signer_from_environment(), archive=archive).as_dict()
+    logger.info("transparency log sealed", extra=report)
+    return report
+
+
+@cache
+def _reconciler() -> tuple[Database, InsuranceApiClient]:
+    from insurance_agent.api_key import api_key_provider
+
+    settings = get_settings()
+    client = InsuranceApiClient(
+        str(settings.fastapi_insurance_base_url),
+        api_key_provider(settings),
+        connect_timeout_s=settings.upstream_connect_timeout_s,
+        read_timeout_s=settings.upstream_read_timeout_s,
+        retry_attempts=settings.upstream_retry_attempts,
+        retry_budget_s=settings.upstream_retry_budget_s,
+    )
+    return Database(settings, name="reconciler"), client
+
+
+def min_age() -> timedelta:
+    """RECONCILE_MIN_AGE_S: longer than the claim function's timeout (template: 10 s)."""
+    value = os.environ.get("RECONCILE_MIN_AGE_S")
+    return timedelta(seconds=float(value)) if value else DEFAULT_MIN_AGE
+
+
+def reconcile_handler(event: Any, context: Any) -> dict[str, Any]:
+    database, client = _reconciler()
+    report = reconcile(database, client, min_age=min_age()).as_dict()
+    logger.info("pending claim intents reconciled", extra=report)
+    return report
+
+
+def purge_handler(event: Any, context: Any) -> dict[str, Any]:
+    with _connect() as conn:
+        purged = purge_expired_idempotency(conn)
+    logger.info("expired idempotency records purged", extra={"purged": purged})
+    return {"purged": purged}
