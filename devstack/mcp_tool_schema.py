@@ -188,6 +188,25 @@ FIELD_NOTES: dict[str, str] = {
     ),
     "summary": "A one-paragraph plain-language summary to relay to the customer.",
     "as_of": "When this summary was computed, an ISO 8601 UTC timestamp.",
+    # issue 13 (use cases): every answer names its audit row; the summary's policyholder
+    "audit_id": (
+        "The id of the audit record of this answer; cite it in a triage decision's relied_on."
+    ),
+    "include_policyholder": (
+        "true to add who holds the policy: name, preferred contact channel and language, their "
+        "other policies and their claims history."
+    ),
+    "policyholder": "Who holds the policy (only when include_policyholder was true).",
+    "full_name": "The policyholder's name.",
+    "preferred_contact_channel": "How the policyholder prefers to be contacted.",
+    "preferred_language": "The policyholder's preferred language (e.g. en, es).",
+    "other_policies": "The policyholder's other policies: number, product line, status.",
+    "claims_history": "The policyholder's claims on all their policies: counts and paid totals.",
+    "total": "How many claims in all.",
+    "open": "How many are open (submitted, under review, approved).",
+    "paid": "How many were paid something.",
+    "rejected_or_withdrawn": "How many were rejected or withdrawn.",
+    "paid_totals": "What was paid, one total per currency.",
 }
 # Where one tool's input field needs more than the shared note says.
 TOOL_FIELD_NOTES: dict[str, dict[str, str]] = {

@@ -73,8 +73,11 @@ def test_lookup_policy_answers_and_audits_as_http_does(
 
     assert http.status_code == 200
     assert result.is_error is False
-    assert result.structured_content == http.json()
-    assert json.loads(result.content[0].text) == http.json()
+    # The same answer, each naming its own audit row (audit_id).
+    answer, http_answer = dict(result.structured_content or {}), http.json()
+    assert answer.pop("audit_id") != http_answer.pop("audit_id")
+    assert answer == http_answer
+    assert json.loads(result.content[0].text) == result.structured_content
     (row,) = audit_rows(conversation_id)
     (http_row,) = audit_rows(f"{conversation_id}-h")
     assert (row["channel"], http_row["channel"]) == ("mcp", "http")
@@ -109,7 +112,7 @@ def test_file_claim_answers_and_audits_as_http_does(
     assert result.structured_content is not None
     claim, http_claim = dict(result.structured_content), http.json()
     assert claim["claim_id"] != http_claim["claim_id"]  # two claims filed, one per door
-    for different in ("claim_id", "created_at"):
+    for different in ("claim_id", "created_at", "audit_id"):
         claim.pop(different)
         http_claim.pop(different)
     assert claim == http_claim
@@ -154,8 +157,9 @@ def test_get_claim_summary_answers_and_audits_as_http_does(
     assert result.is_error is False, result.content
     summary, http_summary = result.structured_content, http.json()
     assert summary is not None
-    summary.pop("as_of")
-    http_summary.pop("as_of")
+    for per_call in ("as_of", "audit_id"):
+        summary.pop(per_call)
+        http_summary.pop(per_call)
     assert summary == http_summary
     (row,) = audit_rows(conversation_id)
     (http_row,) = audit_rows(f"{conversation_id}-h")
