@@ -115,7 +115,10 @@ def test_the_policyholder_and_their_history_through_every_door(
         [row] = audit_rows(f"{conversation_id}-{door}")
         assert (row["intent"], row["outcome"], row["channel"]) == ("claim_summary", "ok", door)
         # Personal fields are masked in the trail; the answer's own row id is not repeated.
-        assert row["result"]["policyholder"]["full_name"] == "***"
+        # The name is masked before the row is written (and the mask sealed like any
+        # personal field, where the trail seals them): never stored in clear.
+        stored_name = row["result"]["policyholder"]["full_name"]
+        assert stored_name == "***" or "sealed_v1" in stored_name
         assert "Lucía" not in json.dumps(row["result"], ensure_ascii=False)
         assert "audit_id" not in row["result"]
     assert over_http.body["audit_id"] == str(audit_rows(conversation_id + "-http")[0]["id"])
@@ -378,14 +381,15 @@ def test_the_database_refuses_a_decision_row_citing_another_customers_row(
     a decision resting on rows of another customer."""
     theirs = evidence(handlers, conversation_id, "cust-7788", "POL-10001")
     row = audit_rows(conversation_id)[0]
-    with psycopg.connect(database_url) as conn, pytest.raises(psycopg.errors.CheckViolation):
+    with psycopg.connect(database_url) as conn, pytest.raises(psycopg.errors.CheckViolation) as e:
         conn.execute(
             "INSERT INTO agent_interactions (id, created_at, conversation_id, customer_id,"
             " intent, outcome, payload, request_id, function_name, channel)"
             " VALUES (%s, now(), %s, 'cust-5150', 'triage_decision', 'ok', %s, 'r', 'f',"
             " 'direct')",
-            (uuid.uuid4(), conversation_id, json.dumps({"relied_on": [theirs[0]]})),
+            (uuid.uuid4(), conversation_id + "-raw", json.dumps({"relied_on": [theirs[0]]})),
         )
+    assert "not its customer's" in str(e.value)
     assert row["customer_id"] == "cust-7788"
 
 
