@@ -88,7 +88,7 @@ def test_a_claim_is_filed_summarized_and_decided_on_in_the_insurers_numbering(
             "claim_id": "CL00000302",
             "include_policyholder": True,
         },
-        headers_for(conversation_id, "C005150"),
+        headers_for(conversation_id + "-5150", "C005150"),  # one customer per conversation
     )
     assert summary.status == 200, summary.body
     assert [p["policy_number"] for p in summary.body["policyholder"]["other_policies"]] == [
@@ -98,7 +98,7 @@ def test_a_claim_is_filed_summarized_and_decided_on_in_the_insurers_numbering(
     ]
     covered = handlers["ClaimSummaryFunction"](
         {
-            "conversation_id": conversation_id,
+            "conversation_id": conversation_id + "-5150",
             "customer_id": "C005150",
             "policy_number": "P00030001",
             "loss_date": loss_date,
@@ -118,7 +118,7 @@ def test_a_claim_is_filed_summarized_and_decided_on_in_the_insurers_numbering(
     assert covered["deductible"] == "5000.00"
     decided = handlers["ClaimCreateFunction"](
         {
-            "conversation_id": conversation_id,
+            "conversation_id": conversation_id + "-5150",
             "customer_id": "C005150",
             "claim_id": "CL00000302",
             "policy_number": "P00030001",
