@@ -103,13 +103,15 @@ def render(schema: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from insurance_agent.catalog import OPERATIONS
+    from insurance_agent.catalog import FUNCTIONS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="fail when a file is stale")
     args = parser.parse_args(argv)
     stale = []
-    for intent in OPERATIONS:
+    # One action group per function, named after its first operation: its schema holds the
+    # routes of all the function's operations (the Bedrock door picks one by apiPath).
+    for intent in (ops[0].intent for ops in FUNCTIONS.values()):
         path, text = schema_path(intent), render(action_group_schema(intent))
         if args.check:
             if not path.exists() or path.read_text() != text:

@@ -453,13 +453,14 @@ def gateway_for(
         return Function(specs[logical_id], handlers[logical_id], executor)
 
     serving = {
-        handler.entry.operation.intent: logical_id  # type: ignore[attr-defined]
+        operation.intent: logical_id
         for logical_id, handler in handlers.items()
-        if hasattr(getattr(handler, "entry", None), "operation")
+        for operation in getattr(getattr(handler, "entry", None), "operations", ())
     }
+    first_intent = {tool.target: intent for intent, tool in reversed(TOOLS.items())}
     targets = [
-        Target(tool.target, committed_tools(tool.target), function(serving[intent]))
-        for intent, tool in TOOLS.items()
+        Target(target, committed_tools(target), function(serving[intent]))
+        for target, intent in first_intent.items()
     ]
     return McpGateway(targets, interceptor=function(INTERCEPTOR_FUNCTION), authorizer=authorizer)
 

@@ -122,6 +122,32 @@ TOOLS: dict[str, McpTool] = {
                 "this customer does not hold. " + MONEY_NOTE
             ),
         ),
+        McpTool(
+            intent="coverage_check",
+            target="claim-summary",
+            description=(
+                "Answer 'am I covered?' for a loss without filing anything: for a policy, the "
+                "day of the loss, the peril and optionally the amount, say whether it would be "
+                "covered, every reason it would not (each with words you can quote to the "
+                "customer), the deductible, the limit left for that peril and the estimated "
+                "payable amount. It applies exactly the rules a filing is checked against, so a "
+                "loss answered covered is accepted by file_claim and one answered not covered "
+                "is refused with refusal_code. Changes nothing. " + MONEY_NOTE
+            ),
+        ),
+        McpTool(
+            intent="triage_decision",
+            target="claim-create",
+            description=(
+                "Record the triage decision you took on a claim (fast_track, "
+                "refer_to_adjuster, request_documents, decline_to_proceed) with your reasons, "
+                "your confidence (0 to 1), who decided (your model or workflow id) and the "
+                "audit_id of every earlier answer you relied on (each answer of these tools "
+                "carries its audit_id; they must be answers about the same customer). The "
+                "decision is kept in the audit trail for compliance and cannot be changed. "
+                "Agents only: a customer's own token is refused (AGENT_ONLY)."
+            ),
+        ),
     )
 }
 
@@ -129,6 +155,24 @@ TOOLS: dict[str, McpTool] = {
 # contract spells a name the same wherever it appears. A property without a note fails the
 # tests, so a field added to a model is described before it is published.
 FIELD_NOTES: dict[str, str] = {
+    # issue 13: "am I covered?" and triage decisions
+    "covered": "true when the loss would be covered (a filing of it would be accepted).",
+    "reasons": (
+        "Why: for a coverage answer, every rule the loss breaks (code and a message to quote); "
+        "for a triage decision, your short reasons."
+    ),
+    "code": "A stable reason code (e.g. policy_not_in_force, peril_not_covered).",
+    "message": "The reason in words you can quote to the customer.",
+    "refusal_code": (
+        "The error code a filing of this loss would be refused with; null when covered."
+    ),
+    "decision": "fast_track, refer_to_adjuster, request_documents or decline_to_proceed.",
+    "confidence": 'Your confidence in the decision, a decimal from 0 to 1 (e.g. "0.85").',
+    "decided_by": "The model or workflow that decided (e.g. claims-triage-agent/v3).",
+    "relied_on": (
+        "The audit_id of each answer the decision relied on (at least one; the same customer's)."
+    ),
+    "recorded_at": "When the decision was recorded (UTC).",
     # caller fields
     "conversation_id": (
         "Your identifier for this conversation with the customer; reuse it for every call in "
@@ -189,6 +233,25 @@ FIELD_NOTES: dict[str, str] = {
     ),
     "summary": "A one-paragraph plain-language summary to relay to the customer.",
     "as_of": "When this summary was computed, an ISO 8601 UTC timestamp.",
+    # issue 13 (use cases): every answer names its audit row; the summary's policyholder
+    "audit_id": (
+        "The id of the audit record of this answer; cite it in a triage decision's relied_on."
+    ),
+    "include_policyholder": (
+        "true to add who holds the policy: name, preferred contact channel and language, their "
+        "other policies and their claims history."
+    ),
+    "policyholder": "Who holds the policy (only when include_policyholder was true).",
+    "full_name": "The policyholder's name.",
+    "preferred_contact_channel": "How the policyholder prefers to be contacted.",
+    "preferred_language": "The policyholder's preferred language (e.g. en, es).",
+    "other_policies": "The policyholder's other policies: number, product line, status.",
+    "claims_history": "The policyholder's claims on all their policies: counts and paid totals.",
+    "total": "How many claims in all.",
+    "open": "How many are open (submitted, under review, approved).",
+    "paid": "How many were paid something.",
+    "rejected_or_withdrawn": "How many were rejected or withdrawn.",
+    "paid_totals": "What was paid, one total per currency.",
 }
 # Where one tool's input field needs more than the shared note says.
 TOOL_FIELD_NOTES: dict[str, dict[str, str]] = {
@@ -342,8 +405,10 @@ def tool_definition(intent: str) -> dict[str, Any]:
 
 
 def target_tools(intent: str) -> list[dict[str, Any]]:
-    """The target's inline payload: one tool per target, as each function serves one."""
-    return [tool_definition(intent)]
+    """The inline payload of the target that serves ``intent``: every tool of that target
+    (one target is one function, which may serve several operations)."""
+    target = TOOLS[intent].target
+    return [tool_definition(i) for i, tool in TOOLS.items() if tool.target == target]
 
 
 # -- other consumers' forms --------------------------------------------------------------

@@ -8,6 +8,8 @@
     python -m ops erase --customer cust-7788 erase a customer's personal data (their keys)
     python -m ops seal | prove | verify-proof | verify-consistency | transparency-key | reconcile
                                             transparency log, pending claims (transparency_cli)
+    python -m ops decisions --claim CLM-001000          every triage decision on a claim
+    python -m ops fast-tracked --above 5000.00 [--currency USD]
 
 Reads DATABASE_URL (or --database-url).
 """
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import psycopg
 
-from ops import transparency_cli, verify
+from ops import decisions, transparency_cli, verify
 from ops.erase import erase_customer
 from ops.idempotency import purge_expired
 from ops.trail import as_json_lines, as_text, fetch
@@ -66,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     erase.add_argument("--customer", required=True)
     erase.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     transparency_cli.add_parsers(sub)
+    decisions.add_commands(sub)
+    for name in ("decisions", "fast-tracked"):
+        sub.choices[name].add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     args = parser.parse_args(argv)
     if args.command in transparency_cli.COMMANDS:
         return transparency_cli.run(args, lambda: args.database_url or _dev_database_url())
@@ -83,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     url = args.database_url or _dev_database_url()
     if args.command == "verify":
         return _verify(url, args.conversation, args.checkpoint)
+    if args.command in ("decisions", "fast-tracked"):
+        return _print(decisions.run(args, url))
     if args.command == "erase":
         done = erase_customer(url, args.customer)
         print(

@@ -1,6 +1,6 @@
 """Run the reference insurance service.
 
-    python -m reference_service --port 8081 [--database-url URL] [--api-key KEY] [--admin]
+    python -m reference_service --port 8081 [--database-url URL] [--admin] [--numbering insurer]
 
 The API key defaults to REFERENCE_API_KEY; the schema is migrated and seeded when empty.
 """
@@ -26,7 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     parser.add_argument("--admin", action="store_true", help="enable /_admin (dev and tests)")
     parser.add_argument("--reset", action="store_true", help="replace data with the seed")
+    parser.add_argument(
+        "--numbering",
+        choices=sorted(seed.NUMBERINGS),
+        default=os.environ.get("REFERENCE_NUMBERING", "default"),
+        help="the ids seeded and issued: POL-10001/cust-7788/CLM-000101 (default) or another "
+        "insurer's P00010001/C007788/CL00000101 (insurer)",
+    )
     args = parser.parse_args(argv)
+    os.environ["REFERENCE_NUMBERING"] = args.numbering
     api_key = os.environ.get("REFERENCE_API_KEY")
     if not args.database_url or not api_key:
         print("needs DATABASE_URL (or --database-url) and REFERENCE_API_KEY", file=sys.stderr)

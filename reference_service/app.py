@@ -40,7 +40,8 @@ class Money(BaseModel):
 
 class NewClaim(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    policy_number: str = Field(pattern=r"^POL-[0-9]{5,10}$")
+    # The seeded numbering's (REFERENCE_NUMBERING): another insurer numbers otherwise.
+    policy_number: str = Field(pattern=seed.numbering().policy_pattern)
     customer_id: str
     loss_date: date
     loss_type: str = Field(min_length=1, max_length=40)
@@ -276,7 +277,7 @@ def create_app(
                 " VALUES (%s, %s, %s, 'submitted', %s, %s, %s, %s, %s, %s, %s, %s)"
                 " RETURNING *",
                 (
-                    f"CLM-{number['nextval']:06d}",
+                    seed.numbering().k(number["nextval"]),
                     claim.policy_number,
                     claim.customer_id,
                     claim.loss_date,

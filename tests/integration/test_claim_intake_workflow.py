@@ -61,7 +61,12 @@ def test_happy_path_files_one_claim_and_succeeds_with_its_summary(
     execution, invoked = run_workflow(intake(conversation_id))
 
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
-    assert invoked == ["PolicyLookupFunction", "ClaimCreateFunction", "ClaimSummaryFunction"]
+    assert invoked == [
+        "PolicyLookupFunction",
+        "ClaimCreateFunction",
+        "ClaimSummaryFunction",
+        "ClaimCreateFunction",  # its triage_decision operation: the workflow's decision
+    ]
     assert upstream_claim_count(fresh_reference) == before + 1
     summary = execution.output
     assert summary["policy_number"] == "POL-10001"
@@ -69,17 +74,29 @@ def test_happy_path_files_one_claim_and_succeeds_with_its_summary(
     # 1,800.00 claimed minus the 500.00 deductible.
     assert summary["claim"]["estimated_payable"] == "1300.00"
     rows = audit_rows(conversation_id)
-    # Three interactions: the lookup, the claim creation (its pending intent row plus the ok
-    # result row that names it: one interaction, two rows), and the summary.
+    # Four interactions: the lookup, the claim creation (its pending intent row plus the ok
+    # result row that names it: one interaction, two rows), the summary, and the workflow's
+    # triage decision citing the rows the other three produced.
     assert [(r["intent"], r["outcome"]) for r in rows] == [
         ("policy_lookup", "ok"),
         ("claim_create", "pending"),
         ("claim_create", "ok"),
         ("claim_summary", "ok"),
+        ("triage_decision", "ok"),
     ]
     assert rows[2]["intent_id"] == rows[1]["id"]
+    decision = rows[4]
+    assert decision["payload"]["relied_on"] == [str(rows[i]["id"]) for i in (0, 2, 3)]
+    assert decision["payload"]["decision"] == "fast_track"  # 1,300.00 is under 5,000.00 USD
+    assert decision["payload"]["claim_id"] == summary["claim"]["claim_id"]
+    assert decision["payload"]["decided_by"] == "claim-intake-workflow"
+    assert summary["triage_decision"] == {
+        "audit_id": str(decision["id"]),
+        "decision": "fast_track",
+        "decided_by": "claim-intake-workflow",
+    }
     interactions = {r["intent_id"] or r["id"] for r in rows}
-    assert len(interactions) == 3
+    assert len(interactions) == 4
     assert {r["channel"] for r in rows} == {"direct"}
     assert {r["customer_id"] for r in rows} == {"cust-7788"}
     assert rows[2]["result"]["claim_id"] == summary["claim"]["claim_id"]
@@ -124,7 +141,7 @@ def test_upstream_failing_twice_is_retried_by_the_state_machine_and_files_one_cl
         run_workflow, make_entry, fresh_reference, conversation_id, {"status": 503, "times": 2}
     )
 
-    assert invoked.count("ClaimCreateFunction") == 3
+    assert invoked.count("ClaimCreateFunction") == 3 + 1  # three filings, one decision
     assert filed == 1
     failed = [e for e in execution.history if e["type"] == "TaskFailed"]
     assert [json.loads(e["taskFailedEventDetails"]["cause"])["errorType"] for e in failed] == [
@@ -155,7 +172,7 @@ def test_a_lost_answer_from_upstream_is_retried_without_filing_a_second_claim(
         upstream_read_timeout_s=0.4,
     )
 
-    assert invoked.count("ClaimCreateFunction") == 2
+    assert invoked.count("ClaimCreateFunction") == 2 + 1  # two filings, one decision
     assert filed == 1
     create_rows = audit_rows(conversation_id, intent="claim_create")
     assert [r["error_code"] for r in create_rows if r["outcome"] == "error"] == ["UPSTREAM_TIMEOUT"]
@@ -284,3 +301,47 @@ def test_a_claim_shaped_like_another_doors_event_cannot_choose_its_door_or_calle
             (f"{conversation_id}%", f"{conversation_id}%"),
         ).fetchone()
     assert forged == (0,)
+
+
+def test_a_large_claim_is_referred_to_an_adjuster_and_ops_answers_what_it_relied_on(
+    run_workflow, fresh_reference, audit_rows, conversation_id, database_url
+):
+    import subprocess
+    import sys
+
+    from devstack.template import ROOT
+
+    big = intake(conversation_id, amount_claimed={"amount": "9000.00", "currency": "USD"})
+    execution, _ = run_workflow(big)
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    claim_id = execution.output["claim"]["claim_id"]
+    assert execution.output["claim"]["estimated_payable"] == "8500.00"
+    assert execution.output["triage_decision"]["decision"] == "refer_to_adjuster"
+    rows = audit_rows(conversation_id)
+    (decision,) = [r for r in rows if r["intent"] == "triage_decision"]
+    assert decision["payload"]["reasons"] == [
+        "estimated payable 8500.00 USD is not under the fast-track threshold of 5000.00 USD"
+    ]
+
+    def ops(*args: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "ops", *args, "--database-url", database_url],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        return done.stdout.splitlines()
+
+    lines = ops("decisions", "--claim", claim_id)
+    assert f"refer_to_adjuster on {claim_id}" in lines[0]
+    cited = [line for line in lines if line.strip().startswith("relied on")]
+    assert [line.split(":")[1].split()[0:2] for line in cited] == [
+        ["policy_lookup", "ok"],
+        ["claim_create", "ok"],
+        ["claim_summary", "ok"],
+    ]
+    # Not fast-tracked, so not among the fast-tracked claims whatever the threshold.
+    assert not any(claim_id in line for line in ops("fast-tracked", "--above", "0"))

@@ -45,7 +45,10 @@ def test_home_policy_with_several_perils(handlers, fresh_reference, conversation
 
     assert answer.status == 200, answer.body
     assert answer.body["remaining_limit"] == "282000.00"  # 300,000 - 8,000 paid - 10,000 reserved
-    assert answer.body["claim"]["estimated_payable"] == "11000.00"  # 12,000 - 1,000
+    # The windstorm coverage's own deductible applies (2,500.00, not the policy's 1,000.00),
+    # as a coverage question answers it.
+    assert answer.body["claim"]["deductible"] == "2500.00"
+    assert answer.body["claim"]["estimated_payable"] == "9500.00"  # 12,000 - 2,500
 
 
 def test_summary_without_a_claim_has_no_assessment(handlers, fresh_reference, conversation_id):

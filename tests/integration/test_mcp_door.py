@@ -94,10 +94,14 @@ def test_a_customer_looks_up_its_policy_and_gets_what_http_answers(
         "POL-10001",
         headers_for(conversation_id + "-http"),
     )
-    assert result["structuredContent"] == http.body
-    assert json.loads(result["content"][0]["text"]) == http.body
+    answer = dict(result["structuredContent"])
+    # The same answer, each naming its own audit row.
+    assert answer.pop("audit_id") != http.body.pop("audit_id")
+    assert answer == http.body
+    assert json.loads(result["content"][0]["text"]) == result["structuredContent"]
 
     [row] = audit_rows(conversation_id)
+    assert result["structuredContent"]["audit_id"] == str(row["id"])
     assert (row["channel"], row["outcome"], row["intent"]) == ("mcp", "ok", "policy_lookup")
     assert row["principal"] == f"customer:{customer['sub']}"
     assert row["customer_id"] == "cust-7788"
@@ -378,4 +382,5 @@ def test_http_post_and_mcp_answer_the_same_summary(
     http_answer = dict(http.body)
     assert mcp_answer.pop("as_of")
     assert http_answer.pop("as_of")
+    assert mcp_answer.pop("audit_id") != http_answer.pop("audit_id")  # each its own row
     assert mcp_answer == http_answer

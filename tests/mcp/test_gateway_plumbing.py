@@ -73,7 +73,7 @@ def stand_in_interceptor(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def echo_tools() -> list[dict[str, Any]]:
     """lookup_policy's definition with an output schema the recording target's echo fits."""
-    (tool,) = committed_tools(TOOLS["policy_lookup"].target)
+    (tool,) = committed_tools(TOOLS["policy_lookup"].target)  # that target serves one tool
     return [tool | {"outputSchema": {"type": "object"}}]
 
 

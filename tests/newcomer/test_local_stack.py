@@ -36,13 +36,15 @@ def token(stack: RunningStack, *args: str) -> str:
     return done.stdout.strip()
 
 
-def test_the_api_page_lists_the_three_routes_with_the_bearer_scheme(running_stack):
+def test_the_api_page_lists_every_route_with_the_bearer_scheme(running_stack):
     doc = httpx.get(f"{running_stack.url}/openapi.json", timeout=30).json()
     operations = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     assert operations == {
         ("GET", "/policies/{policy_number}"),
         ("POST", "/claims"),
+        ("POST", "/claims/{claim_id}/decisions"),
         ("POST", "/agent/claim-summary"),
+        ("POST", "/agent/coverage-check"),
     }
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert doc["security"] == [{"bearer": []}]
@@ -66,10 +68,12 @@ def test_a_call_made_from_the_api_page_in_chromium_returns_200(running_stack, tm
     )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen["operations"] == [
+    assert sorted(seen["operations"]) == [
         "GET /policies/{policy_number}",
-        "POST /claims",
         "POST /agent/claim-summary",
+        "POST /agent/coverage-check",
+        "POST /claims",
+        "POST /claims/{claim_id}/decisions",
     ]
     assert seen["status"] == 200
     assert json.loads(seen["body"])["policy_number"] == "POL-10001"

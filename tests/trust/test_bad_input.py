@@ -198,7 +198,7 @@ def test_sql_looking_free_text_is_stored_verbatim(
     with psycopg.connect(database_url) as conn:  # the description is sealed (docs/audit.md)
         rows = open_rows(conn, rows, wrapper_from_environment())
     assert all(r["payload"]["description"] == text for r in rows)
-    assert upstream_claim_count(fresh_reference) == 5  # the four seeded and this one
+    assert upstream_claim_count(fresh_reference) == 9  # the eight seeded and this one
 
 
 # -- bodies: size, nesting, encoding, numbers, shape, content type, duplicate keys -----------

@@ -29,17 +29,17 @@ LAMBDA_SERVICE_ERRORS = {
 FUNCTIONS = {"PolicyLookupFunction", "ClaimCreateFunction", "ClaimSummaryFunction"}
 
 
-def _task_models() -> dict[str, Any]:
-    from insurance_agent.models import ClaimCreateTask, ClaimSummaryTask, PolicyLookupTask
+def task_model(function_placeholder: str, operation: str | None) -> Any:
+    """The task model of the operation a task invokes: the one its client context names, else
+    the function's first."""
+    from insurance_agent.catalog import FUNCTIONS, OPERATIONS
 
-    return {
-        "${PolicyLookupFunctionArn}": PolicyLookupTask,
-        "${ClaimCreateFunctionArn}": ClaimCreateTask,
-        "${ClaimSummaryFunctionArn}": ClaimSummaryTask,
-    }
+    if operation is not None:
+        return OPERATIONS[operation].task_model
+    function = function_placeholder.removeprefix("${").removesuffix("Arn}")
+    return FUNCTIONS[function][0].task_model
 
 
-TASK_MODELS = _task_models()
 CLAIM_FIELDS = ("loss_date", "loss_type", "description", "amount_claimed", "loss_location")
 
 
@@ -61,7 +61,7 @@ def definition() -> dict[str, Any]:
 
 def tasks(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
     found = {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
-    assert set(found) == {"LookUpPolicy", "FileClaim", "SummarizeClaim"}
+    assert set(found) == {"LookUpPolicy", "FileClaim", "SummarizeClaim", "RecordDecision"}
     return found
 
 
@@ -130,16 +130,36 @@ def test_every_task_is_built_from_named_fields_and_says_its_door(definition):
     caller), and every invocation tells the function it is a direct task."""
     import base64
 
+    from insurance_agent.catalog import OPERATION_KEY, OPERATIONS
     from insurance_agent.doors import DOOR_KEY
 
     for name, state in tasks(definition).items():
         params = state["Parameters"]
         assert "Payload.$" not in params, name
         context = json.loads(base64.b64decode(params["ClientContext"]))
-        assert context == {"custom": {DOOR_KEY: "direct"}}, name
+        custom = context.pop("custom")
+        assert context == {}, name
+        assert custom.pop(DOOR_KEY) == "direct", name
+        operation = custom.pop(OPERATION_KEY, None)
+        assert custom == {}, name
+        assert operation is None or operation in OPERATIONS, name
         payload = params["Payload"]
-        model = TASK_MODELS[state["Parameters"]["FunctionName"]]
+        model = task_model(state["Parameters"]["FunctionName"], operation)
         assert {k.removesuffix(".$") for k in payload} <= set(model.model_fields), name
+
+
+def test_the_workflow_records_its_decision_citing_the_rows_it_produced(definition):
+    import base64
+
+    record = definition["States"]["RecordDecision"]
+    context = json.loads(base64.b64decode(record["Parameters"]["ClientContext"]))
+    assert context["custom"]["insuranceAgentOperation"] == "triage_decision"
+    payload = record["Parameters"]["Payload"]
+    assert payload["relied_on.$"] == (
+        "States.Array($.policy.audit_id, $.filed.audit_id, $.summarized.summary.audit_id)"
+    )
+    for step in ("LookUpPolicy", "FileClaim"):
+        assert definition["States"][step]["ResultSelector"]["audit_id.$"] == "$.Payload.audit_id"
 
 
 def test_placeholders_are_exactly_the_template_substitutions_of_the_three_functions():

@@ -91,7 +91,9 @@ def test_payable_is_bounded_and_moves_the_right_way(claimed, deductible, remaini
 def policy_with(limit: int, deductible: int, currency: str = "USD") -> Policy:
     return policy(
         currency=currency,
-        coverages=[{"peril": "collision", "limit": str(money(limit)), "deductible": "0.00"}],
+        coverages=[
+            {"peril": "collision", "limit": str(money(limit)), "deductible": str(money(deductible))}
+        ],
         totals={"aggregate_limit": str(money(limit)), "deductible": str(money(deductible))},
     )
 
@@ -158,7 +160,10 @@ def test_a_claims_estimate_is_capped_by_what_the_limit_has_left(limit, deductibl
     assert summary.claim is not None
     pay = summary.claim.estimated_payable
     assert Decimal(0) <= pay <= summary.remaining_limit
-    assert pay <= max(Decimal(0), chosen.amount_claimed.amount - summary.deductible)
+    # The claim's peril sets its deductible (a windstorm deductible, say), as a coverage
+    # question answers it.
+    assert summary.claim.deductible == policy_with(limit, deductible).coverages[0].deductible
+    assert pay <= max(Decimal(0), chosen.amount_claimed.amount - summary.claim.deductible)
 
 
 def grouped(amount_cents: int) -> str:

@@ -91,9 +91,12 @@ def test_close_ends_the_worker_thread():
         lambda request: httpx.Response(200, json=CLAIMS if "claims" in str(request.url) else POLICY)
     )
     client.policy_with_claims("POL-10001")
-    before = {t.name for t in threading.enumerate()}
+    # This client's own worker (other tests' clients may have theirs running).
+    workers = [t for t in threading.enumerate() if t.name.startswith("upstream")]
+    mine = set(client._worker._threads) if client._worker is not None else set()
 
     client.close()
 
-    assert any(name.startswith("upstream") for name in before)
-    assert not any(t.name.startswith("upstream") for t in threading.enumerate())
+    assert mine
+    assert mine <= set(workers)
+    assert not any(t.is_alive() for t in mine)

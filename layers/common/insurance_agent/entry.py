@@ -2,19 +2,27 @@
 
 The door is chosen by ``doors.door_kind`` from what the invoker controls (see doors/); each door
 is built on its first event, so a container serving only Step Functions never imports FastAPI.
+A function serving several operations picks one per invocation, again only from what the
+invoker controls (``operation_for``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from insurance_agent import snapstart
-from insurance_agent.catalog import Operation
+from insurance_agent.catalog import OPERATION_KEY, Operation, served_with
 from insurance_agent.context import CallContext
-from insurance_agent.doors import DoorKind, door_kind, foreign_source
+from insurance_agent.doors import (
+    AGENTCORE_TOOL_KEY,
+    DoorKind,
+    client_context_custom,
+    door_kind,
+    foreign_source,
+)
 from insurance_agent.doors.base import Door, envelope_text
 from insurance_agent.errors import UnsupportedEventSource
 from insurance_agent.observability import logger, metrics
@@ -48,25 +56,63 @@ def _door_class(kind: DoorKind) -> type[Door]:
 
 
 class FunctionEntry:
-    """Holds what a warm container reuses; ``handler`` is what Lambda calls."""
+    """Holds what a warm container reuses; ``handler`` is what Lambda calls.
 
-    def __init__(self, operation: Operation, runtime: ContainerRuntime | None = None) -> None:
-        self.operation = operation
+    ``operations`` are the function's (catalog.FUNCTIONS); one operation stands for every
+    operation of the function that serves it.
+    """
+
+    def __init__(
+        self,
+        operations: Operation | Sequence[Operation],
+        runtime: ContainerRuntime | None = None,
+    ) -> None:
+        self.operations = (
+            served_with(operations) if isinstance(operations, Operation) else tuple(operations)
+        )
+        self.operation = self.operations[0]
         self.runtime = runtime or ContainerRuntime()
-        self._doors: dict[DoorKind, Door] = {}
+        self._doors: dict[tuple[DoorKind, str], Door] = {}
 
     def handler(self, event: Any, context: Any) -> Any:
         kind = door_kind(event, context)
-        logger.append_keys(intent=self.operation.intent, channel=kind)
+        operation = self.operation_for(kind, event, context)
+        logger.append_keys(intent=operation.intent, channel=kind)
         self.runtime.begin_invocation(context)
         if kind == "unsupported":
             return self._unsupported(event, context)
-        return self.door(kind).handle(event, context)
+        return self.door(kind, operation).handle(event, context)
 
-    def door(self, kind: DoorKind) -> Door:
-        door = self._doors.get(kind)
+    def operation_for(self, kind: DoorKind, event: Any, context: Any) -> Operation:
+        """The operation an invocation asks for, from what its invoker controls: the tool name
+        Gateway sets, the operation our state machine names in its client context, the route
+        API Gateway matched, the action Bedrock chose. Anything else: the function's first
+        operation, whose door refuses what it does not serve (an unknown tool or operation)."""
+        found: Operation | None = None
+        if kind == "mcp":
+            tool = str(client_context_custom(context).get(AGENTCORE_TOOL_KEY) or "")
+            found = self._find(lambda op: op.tool == tool.rpartition("___")[2])
+        elif kind == "direct":
+            name = client_context_custom(context).get(OPERATION_KEY)
+            found = self._find(lambda op: op.intent == name)
+        elif kind == "http" and isinstance(event, Mapping):
+            route_key = str(event.get("routeKey") or "")
+            found = self._find(lambda op: f"{op.method} {op.route}" == route_key)
+        elif kind == "bedrock" and isinstance(event, Mapping):
+            asked = (str(event.get("httpMethod") or "").upper(), event.get("apiPath"))
+            found = self._find(lambda op: (op.method, op.route) == asked)
+        return found or self.operations[0]
+
+    def _find(self, matches: Callable[[Operation], bool]) -> Operation | None:
+        return next((op for op in self.operations if matches(op)), None)
+
+    def door(self, kind: DoorKind, operation: Operation | None = None) -> Door:
+        # One HTTP door per function: its FastAPI app serves every route of the function.
+        operation = self.operation if kind == "http" or operation is None else operation
+        key = (kind, operation.intent)
+        door = self._doors.get(key)
         if door is None:
-            door = self._doors[kind] = _door_class(kind)(self.operation, self.runtime)
+            door = self._doors[key] = _door_class(kind)(operation, self.runtime, self.operations)
         return door
 
     def http_app(self) -> Any:
@@ -126,9 +172,9 @@ def _instrumented(handle: LambdaHandler) -> LambdaHandler:
     return handler
 
 
-def lambda_handler(operation: Operation) -> LambdaHandler:
-    """Build a function's ``handler``."""
-    entry = FunctionEntry(operation)
+def lambda_handler(operations: Operation | Sequence[Operation]) -> LambdaHandler:
+    """Build a function's ``handler`` (one operation stands for its function's)."""
+    entry = FunctionEntry(operations)
     handler = _instrumented(entry.handler)
     handler.entry = entry  # type: ignore[attr-defined]  # for tests and the local server
     # A SnapStart init does the first event's work now (snapstart.py); otherwise nothing.

@@ -114,6 +114,11 @@ class ClaimNotFound(InsuranceAgentError):
     code = "CLAIM_NOT_FOUND"
 
 
+class CustomerNotFound(InsuranceAgentError):
+    status = 404
+    code = "CUSTOMER_NOT_FOUND"
+
+
 class RouteNotFound(InsuranceAgentError):
     status = 404
     code = "ROUTE_NOT_FOUND"

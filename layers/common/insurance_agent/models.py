@@ -6,10 +6,12 @@ serialises as a string so no float ever touches an amount. Times are timezone-aw
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeGuard
+from uuid import UUID
 
 from pydantic import (
     AfterValidator,
@@ -19,13 +21,15 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
     ValidatorFunctionWrapHandler,
     WithJsonSchema,
     WrapValidator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, SchemaError
 
+from insurance_agent.errors import ConfigurationError
 from insurance_agent.redaction import redact_text
 
 
@@ -57,22 +61,106 @@ def _opaque(value: str) -> str:
     return value
 
 
+# -- the insurer's identifiers -----------------------------------------------------------------
+# Each insurer numbers policies, customers and claims its own way: the accepted formats are
+# settings, read once at import (a cold start), today's numbering by default. Whatever the
+# pattern, an id is also one URL path segment upstream and one audit column: ASCII letters,
+# digits, '.', '_' and '-' only, at most 64 characters (IDENTIFIER_CHARACTERS).
+DEFAULT_POLICY_NUMBER_PATTERN = r"^POL-[0-9]{5,10}$"
+DEFAULT_CUSTOMER_ID_PATTERN = r"^cust-[0-9]{1,12}$"
+DEFAULT_CLAIM_ID_PATTERN = r"^CLM-[0-9A-Z]{6,26}$"
+IDENTIFIER_CHARACTERS = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+def identifier_pattern(setting: str, default: str) -> str:
+    """The pattern the environment sets for ``setting`` (default otherwise), anchored: a
+    pattern that is not a regular expression pydantic can run fails the cold start naming the
+    setting."""
+    value = os.environ.get(setting, "").strip() or default
+    anchored = value if value.startswith("^") and value.endswith("$") else f"^(?:{value})$"
+    try:
+        re.compile(anchored)
+        # pydantic runs patterns on its own (Rust) engine: one Python accepts may not build.
+        TypeAdapter(Annotated[str, StringConstraints(pattern=anchored)])
+    except (re.error, SchemaError) as exc:
+        reason = str(exc).splitlines()[0][:200]
+        raise ConfigurationError(
+            f"invalid configuration: {setting}: not a usable regular expression ({reason})"
+        ) from None
+    return anchored
+
+
+POLICY_NUMBER_PATTERN = identifier_pattern("POLICY_NUMBER_PATTERN", DEFAULT_POLICY_NUMBER_PATTERN)
+# Shared with principal.py, which checks a token's customer_id claim against the same rule.
+CUSTOMER_ID_PATTERN = identifier_pattern("CUSTOMER_ID_PATTERN", DEFAULT_CUSTOMER_ID_PATTERN)
+CLAIM_ID_PATTERN = identifier_pattern("CLAIM_ID_PATTERN", DEFAULT_CLAIM_ID_PATTERN)
+_IDENTIFIER = re.compile(IDENTIFIER_CHARACTERS)
+
+
+def _identifier_characters(value: str) -> str:
+    if not _IDENTIFIER.fullmatch(value):
+        raise ValueError(
+            "must be letters, digits, '.', '_' or '-' (at most 64, starting with a letter or digit)"
+        )
+    return value
+
+
+def is_customer_id(value: object) -> TypeGuard[str]:
+    """The CustomerId rule outside a model (principal.py checks token claims with it)."""
+    return (
+        isinstance(value, str)
+        and _IDENTIFIER.fullmatch(value) is not None
+        and _CUSTOMER_ID.fullmatch(value) is not None
+    )
+
+
+_CUSTOMER_ID = re.compile(CUSTOMER_ID_PATTERN)
+
+
+def identifier_words(pattern: str, default: str, default_words: str, what: str) -> str:
+    """How a refusal names an identifier's format: in words for today's numbering, and for an
+    insurer's own (a setting) the pattern it set."""
+    return default_words if pattern == default else f"{what} follow the pattern {pattern}"
+
+
 PolicyNumber = Annotated[
     str,
-    StringConstraints(pattern=r"^POL-[0-9]{5,10}$"),
-    _in_words("policy numbers look like POL-10001 (POL- and 5 to 10 digits)"),
+    StringConstraints(pattern=POLICY_NUMBER_PATTERN),
+    _in_words(
+        identifier_words(
+            POLICY_NUMBER_PATTERN,
+            DEFAULT_POLICY_NUMBER_PATTERN,
+            "policy numbers look like POL-10001 (POL- and 5 to 10 digits)",
+            "policy numbers",
+        )
+    ),
+    AfterValidator(_identifier_characters),
 ]
 ClaimId = Annotated[
     str,
-    StringConstraints(pattern=r"^CLM-[0-9A-Z]{6,26}$"),
-    _in_words("claim ids look like CLM-000102 (CLM- and 6 to 26 digits or capital letters)"),
+    StringConstraints(pattern=CLAIM_ID_PATTERN),
+    _in_words(
+        identifier_words(
+            CLAIM_ID_PATTERN,
+            DEFAULT_CLAIM_ID_PATTERN,
+            "claim ids look like CLM-000102 (CLM- and 6 to 26 digits or capital letters)",
+            "claim ids",
+        )
+    ),
+    AfterValidator(_identifier_characters),
 ]
-# Shared with principal.py, which checks a token's customer_id claim against the same rule.
-CUSTOMER_ID_PATTERN = r"^cust-[0-9]{1,12}$"
 CustomerId = Annotated[
     str,
     StringConstraints(pattern=CUSTOMER_ID_PATTERN),
-    _in_words("customer ids look like cust-7788 (cust- and 1 to 12 digits)"),
+    _in_words(
+        identifier_words(
+            CUSTOMER_ID_PATTERN,
+            DEFAULT_CUSTOMER_ID_PATTERN,
+            "customer ids look like cust-7788 (cust- and 1 to 12 digits)",
+            "customer ids",
+        )
+    ),
+    AfterValidator(_identifier_characters),
 ]
 ConversationId = Annotated[
     str,
@@ -160,7 +248,9 @@ ClaimStatus = Literal[
     "submitted", "under_review", "approved", "paid", "closed", "rejected", "withdrawn"
 ]
 OPEN_CLAIM_STATUSES: frozenset[str] = frozenset({"submitted", "under_review", "approved"})
-Intent = Literal["policy_lookup", "claim_create", "claim_summary"]
+Intent = Literal[
+    "policy_lookup", "claim_create", "claim_summary", "coverage_check", "triage_decision"
+]
 
 
 class Contract(BaseModel):
@@ -178,12 +268,31 @@ class UpstreamModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)  # see DEFERRED
 
 
+class AuditedAnswer(BaseModel):
+    """An answer that names the audit row it was recorded as (``agent_interactions.id``), so a
+    caller can cite it: a triage decision's ``relied_on``, a compliance question. Set by
+    ``operations.run_audited`` after the row is written; never taken from upstream."""
+
+    audit_id: UUID | None = None
+
+
 class Money(Contract):
     amount: Amount
     currency: CurrencyCode
 
 
 # -- upstream system of record ------------------------------------------------------------
+
+
+class Customer(UpstreamModel):
+    """A customer's profile as upstream holds it. Only what an answer may need is kept:
+    upstream's other fields (government ids among them) are dropped on arrival."""
+
+    customer_id: CustomerId
+    full_name: str
+    preferred_contact_channel: str = "email"
+    preferred_language: str = "en"
+    policies: list[PolicyNumber] = []
 
 
 class Coverage(UpstreamModel):
@@ -197,7 +306,7 @@ class PolicyTotals(UpstreamModel):
     deductible: Amount
 
 
-class Policy(UpstreamModel):
+class Policy(AuditedAnswer, UpstreamModel):
     policy_number: PolicyNumber
     status: PolicyStatus
     product_line: str
@@ -211,7 +320,7 @@ class Policy(UpstreamModel):
     totals: PolicyTotals
 
 
-class Claim(UpstreamModel):
+class Claim(AuditedAnswer, UpstreamModel):
     claim_id: ClaimId
     policy_number: PolicyNumber
     customer_id: CustomerId
@@ -250,6 +359,47 @@ class ClaimRequest(Contract):
 class ClaimSummaryRequest(Contract):
     policy_number: PolicyNumber
     claim_id: ClaimId | None = None
+    # Who the policyholder is: the underwriting copilot's applicant history. Opt-in, as it
+    # reads personal data and every other policy of the customer.
+    include_policyholder: bool = False
+
+
+class CoverageCheckRequest(Contract):
+    """ "Am I covered?": a loss described as it would be filed, without filing anything."""
+
+    policy_number: PolicyNumber
+    loss_date: date
+    loss_type: Peril
+    # What the loss may cost, as a filing would claim it (optional).
+    amount_claimed: Money | None = None
+
+
+TriageDecisionKind = Literal[
+    "fast_track", "refer_to_adjuster", "request_documents", "decline_to_proceed"
+]
+DecidedBy = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/@+-]{0,127}$")]
+Confidence = Annotated[
+    Decimal, Field(ge=0, le=1, max_digits=5, decimal_places=4, allow_inf_nan=False)
+]
+ReasonText = Annotated[FreeText, StringConstraints(min_length=1, max_length=500)]
+
+
+class TriageDecisionBody(Contract):
+    """A decision an agent or workflow took on a claim, and what it was based on (the HTTP
+    body: the claim is named by the path)."""
+
+    policy_number: PolicyNumber
+    decision: TriageDecisionKind
+    reasons: Annotated[list[ReasonText], Field(min_length=1, max_length=20)]
+    confidence: Confidence
+    decided_by: DecidedBy
+    # Audit rows (agent_interactions ids) of the same customer the decision relied on: at
+    # least one, since a decision with no recorded evidence cannot be reviewed.
+    relied_on: Annotated[list[UUID], Field(min_length=1, max_length=50)]
+
+
+class TriageDecisionRequest(TriageDecisionBody):
+    claim_id: ClaimId
 
 
 # -- agent-facing answers ----------------------------------------------------------------
@@ -276,7 +426,40 @@ class ClaimAssessment(Contract):
     estimated_payable: Amount
 
 
-class ClaimSummary(Contract):
+class PolicyholderPolicy(Contract):
+    model_config = DEFERRED
+
+    policy_number: PolicyNumber
+    product_line: str
+    status: PolicyStatus
+
+
+class ClaimsHistory(Contract):
+    """The customer's claims on every policy they hold: counts by where they stand, and what
+    was paid (one total per currency)."""
+
+    model_config = DEFERRED
+
+    total: int
+    open: int
+    paid: int
+    rejected_or_withdrawn: int
+    paid_totals: list[Money]
+
+
+class Policyholder(Contract):
+    model_config = DEFERRED
+
+    customer_id: CustomerId
+    full_name: str
+    preferred_contact_channel: str
+    preferred_language: str
+    # The customer's other policies (the one asked about is the summary itself).
+    other_policies: list[PolicyholderPolicy]
+    claims_history: ClaimsHistory
+
+
+class ClaimSummary(AuditedAnswer, Contract):
     model_config = DEFERRED
 
     policy_number: PolicyNumber
@@ -292,6 +475,61 @@ class ClaimSummary(Contract):
     claim: ClaimAssessment | None = None
     summary: str
     as_of: AwareDatetime
+    policyholder: Policyholder | None = None
+
+
+CoverageReasonCode = Literal[
+    "amount_not_positive",
+    "currency_mismatch",
+    "loss_date_in_future",
+    "policy_not_in_force",
+    "peril_not_covered",
+]
+
+
+class CoverageReason(Contract):
+    model_config = DEFERRED
+
+    code: CoverageReasonCode
+    message: str
+
+
+class CoverageAnswer(AuditedAnswer, Contract):
+    """Whether a loss would be covered, by the rules a filing is checked against."""
+
+    model_config = DEFERRED
+
+    policy_number: PolicyNumber
+    loss_date: date
+    loss_type: Peril
+    covered: bool
+    # Every rule the loss breaks, in the order a filing checks them, each in words an
+    # assistant can quote; empty when covered.
+    reasons: list[CoverageReason]
+    # The error code a filing of this loss would be refused with (None: it would be accepted).
+    refusal_code: str | None
+    currency: CurrencyCode
+    deductible: Amount | None
+    remaining_limit: Amount | None
+    estimated_payable: Amount | None
+    summary: str
+    as_of: AwareDatetime
+
+
+class TriageDecision(AuditedAnswer, Contract):
+    """A recorded triage decision: what was decided, why, by whom, on what evidence."""
+
+    model_config = DEFERRED
+
+    claim_id: ClaimId
+    policy_number: PolicyNumber
+    customer_id: CustomerId
+    decision: TriageDecisionKind
+    reasons: list[str]
+    confidence: Confidence
+    decided_by: str
+    relied_on: list[UUID]
+    recorded_at: AwareDatetime
 
 
 class ErrorInfo(Contract):
@@ -327,6 +565,14 @@ class ClaimCreateTask(CallerFields, ClaimRequest):
 
 
 class ClaimSummaryTask(CallerFields, ClaimSummaryRequest):
+    model_config = DEFERRED
+
+
+class CoverageCheckTask(CallerFields, CoverageCheckRequest):
+    model_config = DEFERRED
+
+
+class TriageDecisionTask(CallerFields, TriageDecisionRequest):
     model_config = DEFERRED
 
 

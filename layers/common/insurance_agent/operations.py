@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,26 +17,37 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from insurance_agent.context import CallContext
-from insurance_agent.domain.coverage import check_claim_admissible
+from insurance_agent.domain.coverage import assess_coverage, check_claim_admissible
+from insurance_agent.domain.policyholder import policyholder
 from insurance_agent.domain.summary import summarize
 from insurance_agent.errors import (
     AuditUnavailable,
+    ClaimNotFound,
+    Forbidden,
     InsuranceAgentError,
     PolicyNotFound,
+    UpstreamBadResponse,
+    ValidationFailed,
     policy_not_found,
 )
 from insurance_agent.models import (
+    AuditedAnswer,
     Claim,
     ClaimRequest,
     ClaimSummary,
     ClaimSummaryRequest,
+    CoverageAnswer,
+    CoverageCheckRequest,
+    Customer,
     Intent,
     Policy,
     PolicyLookupRequest,
+    TriageDecision,
+    TriageDecisionRequest,
     utc_now,
 )
 from insurance_agent.observability import count_server_error
-from insurance_agent.ports import AuditEntry, AuditStore, Idempotency, InsuranceApi
+from insurance_agent.ports import AuditEntry, AuditStore, Evidence, Idempotency, InsuranceApi
 from insurance_agent.redaction import redact
 
 
@@ -45,6 +56,8 @@ class Services:
     upstream: InsuranceApi
     audit: AuditStore
     idempotency: Idempotency
+    # What triage decisions may cite; None where no operation records one (unit tests).
+    evidence: Evidence | None = None
     clock: Callable[[], datetime] = utc_now
 
 
@@ -55,6 +68,9 @@ class Trail:
 
     intent_id: UUID | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+    # The audit row an answer names when it is not this call's own: a replay answers with the
+    # first filing's row, so a retry's answer is the first answer, byte for byte.
+    answer_row: UUID | None = None
 
 
 def access_denied(policy_number: str) -> PolicyNotFound:
@@ -135,17 +151,21 @@ def run_audited[R: BaseModel](
     except Exception as exc:  # noqa: BLE001  -- a bug: audited, answered as a bare 500
         error, cause = InsuranceAgentError("internal error"), exc
     else:
-        services.audit.record(
+        row_id = services.audit.record(
             entry_for(
                 ctx,
                 intent,
                 payload,
                 outcome="ok",
-                result=result.model_dump(mode="json") | trail.notes,
+                result=result.model_dump(mode="json", exclude={"audit_id"}) | trail.notes,
                 duration_ms=elapsed_ms(),
                 intent_id=trail.intent_id,
             )
         )
+        if isinstance(result, AuditedAnswer):
+            # The answer names its own row, so the caller can cite it (a triage decision's
+            # relied_on); the row does not repeat its id.
+            return result.model_copy(update={"audit_id": trail.answer_row or row_id})
         return result
 
     already_audited, error.audited = error.audited, True
@@ -234,9 +254,18 @@ def create_claim(services: Services, ctx: CallContext, request: ClaimRequest) ->
         )
         if replayed:
             trail.notes["idempotent_replay"] = True
+            if services.evidence is not None and ctx.customer_id is not None:
+                trail.answer_row = services.evidence.first_answer(
+                    ctx.customer_id, "claim_create", key
+                )
         return claim
 
     return run_audited(services, ctx, "claim_create", payload, action)
+
+
+# Upstream reads made at once for one answer (a policyholder's policies and their claims):
+# the upstream client keeps at most four connections.
+UPSTREAM_FANOUT = 4
 
 
 def summarize_claims(
@@ -244,9 +273,140 @@ def summarize_claims(
 ) -> ClaimSummary:
     def action(_: Trail) -> ClaimSummary:
         _may_act(ctx, request.policy_number)
-        # Both asked at once; another customer's policy is refused before its claims are used.
-        policy, claims = services.upstream.policy_with_claims(request.policy_number)
-        _owned(policy, ctx)
-        return summarize(policy, claims, claim_id=request.claim_id, as_of=services.clock())
+        if not request.include_policyholder:
+            # Both asked at once; another customer's policy is refused before its claims are used.
+            policy, claims = services.upstream.policy_with_claims(request.policy_number)
+            _owned(policy, ctx)
+            return summarize(policy, claims, claim_id=request.claim_id, as_of=services.clock())
+        return _summary_with_policyholder(services, ctx, request)
 
     return run_audited(services, ctx, "claim_summary", request.model_dump(mode="json"), action)
+
+
+def _summary_with_policyholder(
+    services: Services, ctx: CallContext, request: ClaimSummaryRequest
+) -> ClaimSummary:
+    """The summary and who holds the policy, read concurrently: the policy, its claims and
+    the customer's profile at once, then every other policy of the customer and its claims.
+    The profile is read for the customer the call acts for, and shown only once the policy is
+    known to be theirs: authorized exactly like the policy."""
+    from concurrent.futures import ThreadPoolExecutor  # only the calls that fan out pay for it
+
+    upstream = services.upstream
+    with ThreadPoolExecutor(max_workers=UPSTREAM_FANOUT) as pool:
+        policy_read = pool.submit(upstream.get_policy, request.policy_number)
+        claims_read = pool.submit(upstream.list_claims, request.policy_number)
+        customer_read = (
+            pool.submit(upstream.get_customer, ctx.customer_id) if ctx.customer_id else None
+        )
+        policy = _owned(policy_read.result(), ctx)
+        claims = claims_read.result()
+        customer = (
+            customer_read.result()
+            if customer_read is not None
+            else upstream.get_customer(policy.customer_id)
+        )
+        if customer.customer_id != policy.customer_id:
+            raise UpstreamBadResponse("upstream's customer record does not match the policy")
+        others = [n for n in dict.fromkeys(customer.policies) if n != policy.policy_number]
+        other_policies = pool.map(lambda n: _listed_policy(upstream, customer, n), others)
+        other_claims = pool.map(lambda n: _listed_claims(upstream, customer, n), others)
+        other_policies_read, other_claims_read = list(other_policies), list(other_claims)
+    summary = summarize(policy, claims, claim_id=request.claim_id, as_of=services.clock())
+    every_claim = [*claims, *(c for listed in other_claims_read for c in listed)]
+    holder = policyholder(customer, policy, other_policies_read, every_claim)
+    return summary.model_copy(update={"policyholder": holder})
+
+
+def _listed_policy(upstream: InsuranceApi, customer: Customer, policy_number: str) -> Policy:
+    try:
+        policy = upstream.get_policy(policy_number)
+    except PolicyNotFound:
+        raise _inconsistent(customer, policy_number) from None
+    if policy.customer_id != customer.customer_id:
+        raise _inconsistent(customer, policy_number)
+    return policy
+
+
+def _listed_claims(
+    upstream: InsuranceApi, customer: Customer, policy_number: str
+) -> Sequence[Claim]:
+    try:
+        return upstream.list_claims(policy_number)
+    except PolicyNotFound:
+        raise _inconsistent(customer, policy_number) from None
+
+
+def _inconsistent(customer: Customer, policy_number: str) -> UpstreamBadResponse:
+    # Not a 404 for the policy asked about: upstream contradicts itself about another one.
+    return UpstreamBadResponse(
+        "upstream lists a policy for the customer that it does not serve as theirs",
+        details={"listed_policy": policy_number},
+    )
+
+
+def check_coverage(
+    services: Services, ctx: CallContext, request: CoverageCheckRequest
+) -> CoverageAnswer:
+    """ "Am I covered?": the rules a filing is checked against, applied without filing."""
+
+    def action(_: Trail) -> CoverageAnswer:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _may_act(ctx, request.policy_number)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            policy_read = pool.submit(services.upstream.get_policy, request.policy_number)
+            claims_read = pool.submit(services.upstream.list_claims, request.policy_number)
+            policy = _owned(policy_read.result(), ctx)
+            claims = claims_read.result()
+        return assess_coverage(policy, claims, request, as_of=services.clock())
+
+    return run_audited(services, ctx, "coverage_check", request.model_dump(mode="json"), action)
+
+
+def record_triage_decision(
+    services: Services, ctx: CallContext, request: TriageDecisionRequest
+) -> TriageDecision:
+    """Record the decision an agent or workflow took on a claim. The decision is the audit
+    row itself (intent triage_decision): append-only, in the same hash chain as the rows it
+    cites, which must be audit rows of the same customer."""
+
+    def action(_: Trail) -> TriageDecision:
+        if ctx.principal is not None and ctx.principal.kind == "customer":
+            # A claimant never triages their own claim (a customer fast-tracking itself).
+            raise Forbidden(
+                "a triage decision is recorded by an agent or a workflow", code="AGENT_ONLY"
+            )
+        _may_act(ctx, request.policy_number)
+        policy = _owned(services.upstream.get_policy(request.policy_number), ctx)
+        claims = services.upstream.list_claims(request.policy_number)
+        if not any(c.claim_id == request.claim_id for c in claims):
+            raise ClaimNotFound(
+                f"claim {request.claim_id} not found on policy {request.policy_number}"
+            )
+        if services.evidence is None:
+            raise AssertionError("recording a decision needs the evidence store")
+        foreign = services.evidence.not_of_customer(request.relied_on, policy.customer_id)
+        if foreign:
+            raise ValidationFailed(
+                "relied_on names audit rows that are not this customer's: "
+                + ", ".join(str(i) for i in foreign),
+                details={
+                    "field": "relied_on",
+                    "reason": "not_this_customers_rows",
+                    "rows": [str(i) for i in foreign],
+                },
+            )
+        return TriageDecision(
+            claim_id=request.claim_id,
+            policy_number=policy.policy_number,
+            customer_id=policy.customer_id,
+            decision=request.decision,
+            reasons=list(request.reasons),
+            confidence=request.confidence,
+            decided_by=request.decided_by,
+            relied_on=list(dict.fromkeys(request.relied_on)),
+            recorded_at=services.clock(),
+        )
+
+    return run_audited(services, ctx, "triage_decision", request.model_dump(mode="json"), action)

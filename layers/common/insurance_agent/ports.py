@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
@@ -11,11 +11,11 @@ from pydantic import BaseModel
 
 from insurance_agent.context import CallContext
 from insurance_agent.errors import Outcome
-from insurance_agent.models import Claim, ClaimRequest, Intent, Policy
+from insurance_agent.models import Claim, ClaimRequest, Customer, Intent, Policy
 
 
 class InsuranceApi(Protocol):
-    """The system of record: policies and claims."""
+    """The system of record: policies, claims and customers."""
 
     def get_policy(self, policy_number: str) -> Policy: ...
 
@@ -28,6 +28,8 @@ class InsuranceApi(Protocol):
     def file_claim(
         self, claim: ClaimRequest, *, customer_id: str, idempotency_key: str
     ) -> Claim: ...
+
+    def get_customer(self, customer_id: str) -> Customer: ...
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,20 @@ class AuditStore(Protocol):
     """Append-only record of every interaction. Raises ``AuditUnavailable`` when it cannot."""
 
     def record(self, entry: AuditEntry) -> UUID: ...
+
+
+class Evidence(Protocol):
+    """What a recorded decision may cite: audit rows of the customer it is about."""
+
+    def not_of_customer(self, row_ids: Sequence[UUID], customer_id: str) -> list[UUID]:
+        """Of ``row_ids``, those that are not audit rows of ``customer_id`` (unknown ids and
+        other customers' rows alike). Raises ``AuditUnavailable`` when it cannot read."""
+        ...
+
+    def first_answer(self, customer_id: str, intent: Intent, idempotency_key: str) -> UUID | None:
+        """The audit row of the first answer given under an idempotency key (what a replay
+        answers with), or None."""
+        ...
 
 
 class Idempotency(Protocol):

@@ -25,11 +25,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from insurance_agent.errors import Forbidden, Unauthorized
-from insurance_agent.models import CUSTOMER_ID_PATTERN
+from insurance_agent.models import is_customer_id
 
 AGENT_SCOPE = "insurance/agent"
-# A claim is checked like any id at the edge: the CustomerId rule of models.py.
-_CUSTOMER_ID = re.compile(CUSTOMER_ID_PATTERN)
 # Subjects go into the audit's principal column: printable, bounded, no separators to spoof.
 _SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@|+-]{0,127}$")
 
@@ -135,7 +133,8 @@ def principal_from_claims(
         raise Forbidden("the token names no subject")
     customer_id = claims.get(names.customer_id)
     if customer_id is not None:
-        if not isinstance(customer_id, str) or not _CUSTOMER_ID.fullmatch(customer_id):
+        # Checked like any id at the edge: the CustomerId rule of models.py (a setting).
+        if not is_customer_id(customer_id):
             raise Forbidden(f"the token's {names.customer_id} claim is not a customer id")
         return Principal.customer(subject, customer_id)
     if names.agent_scope in scopes:

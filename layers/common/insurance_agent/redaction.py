@@ -54,8 +54,17 @@ SENSITIVE_KEYS = frozenset(
         "account_number",
         "tax_id",
         "x_amz_security_token",
+        # A customer's profile (the claim summary's policyholder section, upstream's record).
+        "full_name",
+        "email",
+        "phone",
+        "address",
+        "birth_date",
     }
 )
+# A UUID (an audit row id a triage decision relied on) is never personal data, and its digit
+# groups can read as a card number: kept whole so the ids stay checkable.
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 # Shapes of personal data inside free text (descriptions, notes), each with an optional guard:
 # a cheaper pattern that every match of the shape contains, so text without it is skipped. Most
@@ -224,7 +233,7 @@ def redact(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     if isinstance(value, str):
-        return redact_text(value)
+        return value if _UUID.fullmatch(value) else redact_text(value)
     if value is None or isinstance(value, bool | int | float):
         return value
     return redact_text(str(value))

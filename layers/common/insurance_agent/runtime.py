@@ -8,6 +8,7 @@ from typing import Any
 from insurance_agent.api_key import api_key_provider
 from insurance_agent.audit import PostgresAuditStore
 from insurance_agent.database import Database
+from insurance_agent.evidence import PostgresEvidence
 from insurance_agent.idempotency import PostgresIdempotency
 from insurance_agent.operations import Services
 from insurance_agent.redaction import register_secrets
@@ -29,6 +30,7 @@ def build_services(settings: Settings) -> tuple[Services, Database, InsuranceApi
         upstream=client,
         audit=PostgresAuditStore(database),
         idempotency=PostgresIdempotency(database, ttl_s=settings.idempotency_ttl_s),
+        evidence=PostgresEvidence(database),
     )
     return services, database, client
 

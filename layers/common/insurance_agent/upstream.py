@@ -25,6 +25,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from insurance_agent.errors import (
     ClaimNotFound,
+    CustomerNotFound,
     IdempotencyConflict,
     InsuranceAgentError,
     UpstreamBadResponse,
@@ -33,7 +34,7 @@ from insurance_agent.errors import (
     ValidationFailed,
     policy_not_found,
 )
-from insurance_agent.models import Claim, ClaimRequest, Policy, utc_now
+from insurance_agent.models import Claim, ClaimRequest, Customer, Policy, utc_now
 from insurance_agent.observability import logger
 from insurance_agent.redaction import redact_text
 
@@ -181,6 +182,16 @@ class InsuranceApiClient:
             self._worker.shutdown(wait=True)
             self._worker = None
         self.http.close()
+
+    def get_customer(self, customer_id: str) -> Customer:
+        """A customer's profile (``GET /v1/customers/{customer_id}``): a GET, so retried and
+        mapped like the policy reads."""
+        response = self._send(
+            "GET",
+            f"/v1/customers/{customer_id}",
+            not_found=CustomerNotFound(f"customer {customer_id} not found"),
+        )
+        return _parse(Customer, response)
 
     # -- transport, retries and error mapping ----------------------------------------------
 

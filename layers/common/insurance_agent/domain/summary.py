@@ -7,9 +7,32 @@ from datetime import datetime
 from decimal import Decimal
 
 from insurance_agent.errors import ClaimNotFound
-from insurance_agent.models import Claim, ClaimAssessment, ClaimSummary, OpenClaim, Policy
+from insurance_agent.models import (
+    Claim,
+    ClaimAssessment,
+    ClaimSummary,
+    Coverage,
+    OpenClaim,
+    Policy,
+)
 
 ZERO = Decimal("0.00")
+
+
+def committed(claims: Sequence[Claim]) -> Decimal:
+    """What claims have used of a limit: every payment, and the reserves of open claims."""
+    paid = sum((c.paid_amount for c in claims), ZERO)
+    reserved = sum((c.reserve_amount for c in claims if c.is_open), ZERO)
+    return paid + reserved
+
+
+def remaining_for_peril(policy: Policy, claims: Sequence[Claim], coverage: Coverage) -> Decimal:
+    """What a loss under ``coverage`` may still be paid: the peril's own limit (a sub-limit,
+    e.g. water damage inside a home policy's aggregate) less its claims, and never more than
+    the aggregate limit has left."""
+    aggregate = policy.totals.aggregate_limit - committed(claims)
+    peril = coverage.limit - committed([c for c in claims if c.loss_type == coverage.peril])
+    return max(ZERO, min(aggregate, peril)).quantize(ZERO)
 
 
 def estimated_payable(claimed: Decimal, deductible: Decimal, remaining_limit: Decimal) -> Decimal:
@@ -42,12 +65,22 @@ def summarize(
         claim = next((c for c in claims if c.claim_id == claim_id), None)
         if claim is None:
             raise ClaimNotFound(f"claim {claim_id} not found on policy {policy.policy_number}")
+        # The claim's own peril sets its deductible and the limit it may use (a windstorm
+        # deductible, a water-damage sub-limit), as a coverage question answers it; a claim
+        # upstream holds under a peril the policy no longer lists falls back to the totals.
+        coverage = next((c for c in policy.coverages if c.peril == claim.loss_type), None)
+        claim_deductible = coverage.deductible if coverage is not None else deductible
+        claim_remaining = (
+            remaining_for_peril(policy, claims, coverage) if coverage is not None else remaining
+        )
         assessment = ClaimAssessment(
             claim_id=claim.claim_id,
             status=claim.status,
             amount_claimed=claim.amount_claimed,
-            deductible=deductible,
-            estimated_payable=estimated_payable(claim.amount_claimed.amount, deductible, remaining),
+            deductible=claim_deductible,
+            estimated_payable=estimated_payable(
+                claim.amount_claimed.amount, claim_deductible, claim_remaining
+            ),
         )
     return ClaimSummary(
         policy_number=policy.policy_number,

@@ -68,8 +68,9 @@ class McpDoor(Door):
             tool = ids.get("tool")
             served = self.operation.tool
             if tool is None or tool.rpartition(TOOL_SEPARATOR)[2] != served:
+                tools = ", ".join(op.tool for op in self.operations)
                 raise RouteNotFound(
-                    f"this function serves the tool {served}, not {tool or 'an unnamed tool'}",
+                    f"this function serves the tools {tools}, not {tool or 'an unnamed tool'}",
                     code="UNKNOWN_TOOL",
                 )
             if not isinstance(event, dict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from insurance_agent.catalog import Operation
@@ -29,22 +30,34 @@ class Door(ABC):
 
     channel: ClassVar[Channel]
 
-    def __init__(self, operation: Operation, runtime: ContainerRuntime) -> None:
+    def __init__(
+        self,
+        operation: Operation,
+        runtime: ContainerRuntime,
+        operations: Sequence[Operation] = (),
+    ) -> None:
         self.operation = operation
         self.runtime = runtime
+        # Every operation of the function (the HTTP door's app serves all their routes).
+        self.operations = tuple(operations) or (operation,)
 
     @abstractmethod
     def handle(self, event: Any, context: Any) -> Any: ...
 
     def audited(
-        self, ctx: CallContext, error: InsuranceAgentError, payload: dict[str, Any]
+        self,
+        ctx: CallContext,
+        error: InsuranceAgentError,
+        payload: dict[str, Any],
+        operation: Operation | None = None,
     ) -> InsuranceAgentError:
         """Record a refusal the operation did not record itself; the error the caller sees
         (AuditUnavailable when the refusal cannot be recorded)."""
         if error.audited:
             return error
         try:
-            record_refusal(self.runtime.services.audit, ctx, self.operation.intent, payload, error)
+            intent = (operation or self.operation).intent
+            record_refusal(self.runtime.services.audit, ctx, intent, payload, error)
         except AuditUnavailable as audit_error:
             return audit_error
         error.audited = True

@@ -17,10 +17,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from insurance_agent.catalog import Operation
+from insurance_agent.catalog import OPERATION_KEY, Operation
 from insurance_agent.context import CallContext, with_known_caller
+from insurance_agent.doors import client_context_custom
 from insurance_agent.doors.base import Door, envelope_text
-from insurance_agent.errors import InsuranceAgentError, ValidationFailed
+from insurance_agent.errors import InsuranceAgentError, RouteNotFound, ValidationFailed
 from insurance_agent.operations import record_refusal
 from insurance_agent.principal import IAM_INVOKE
 from insurance_agent.runtime import ContainerRuntime
@@ -65,6 +66,7 @@ class DirectDoor(Door):
             principal=IAM_INVOKE,
         )
         try:
+            self._refuse_unknown_operation(base, event, context)
             refuse_envelope(self.runtime, self.operation, base, event)
             return run_task(self.operation, self.runtime, base, event).model_dump(mode="json")
         except InsuranceAgentError as error:
@@ -72,6 +74,33 @@ class DirectDoor(Door):
             # the failure's cause: lead with the stable code so a Fail state carries both.
             error.args = (f"{error.code}: {error.message}",)
             raise
+
+    def _refuse_unknown_operation(self, base: CallContext, event: Any, context: Any) -> None:
+        """Refuse (audited) a task whose invoker names an operation this function does not
+        serve: the entry routes a known name to its own operation's door."""
+        named = client_context_custom(context).get(OPERATION_KEY)
+        if named is None or named == self.operation.intent:
+            return
+        served = ", ".join(op.intent for op in self.operations)
+        shown = envelope_text(named) or "an unreadable name"
+        error = RouteNotFound(
+            f"this function serves {served}, not {shown}", code="UNKNOWN_OPERATION"
+        )
+        caller = event if isinstance(event, Mapping) else {}
+        refused = with_known_caller(
+            base,
+            conversation_id=caller.get("conversation_id"),
+            customer_id=caller.get("customer_id"),
+        )
+        record_refusal(
+            self.runtime.services.audit,
+            refused,
+            self.operation.intent,
+            {"operation": shown},
+            error,
+        )
+        error.audited = True
+        raise error
 
 
 def refuse_envelope(

@@ -15,6 +15,7 @@ import importlib
 import json
 from typing import Any
 
+from insurance_agent.catalog import Operation
 from insurance_agent.context import CallContext, refusal_context
 from insurance_agent.doors.base import Door, envelope_text
 from insurance_agent.errors import InsuranceAgentError, PayloadTooLarge, ValidationFailed
@@ -28,10 +29,11 @@ class HttpDoor(Door):
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         request_id = request_id_of(event, context)
+        operation = self.route_operation(event)
         try:
-            self._check_body(event)
+            self._check_body(event, operation)
         except ValidationFailed as error:
-            return self._refuse(error, event, request_id, context)
+            return self._refuse(error, event, request_id, context, operation)
         if self._app is None:
             self.prepare()
         response: dict[str, Any] = self._app(route_relative(event), context)
@@ -51,7 +53,15 @@ class HttpDoor(Door):
         module_name, factory = self.operation.http_app.split(":")
         return getattr(importlib.import_module(module_name), factory)(self.runtime)
 
-    def _check_body(self, event: dict[str, Any]) -> None:
+    def route_operation(self, event: dict[str, Any]) -> Operation:
+        """The operation of the route API Gateway matched (the function's first otherwise)."""
+        route_key = event.get("routeKey")
+        return next(
+            (op for op in self.operations if f"{op.method} {op.route}" == route_key),
+            self.operation,
+        )
+
+    def _check_body(self, event: dict[str, Any], operation: Operation) -> None:
         """Refuse, before the framework reads it, a body too large or not sound JSON."""
         body = event.get("body") or ""
         if event.get("isBase64Encoded"):
@@ -64,11 +74,16 @@ class HttpDoor(Door):
         limit = self.runtime.settings.max_body_bytes
         if len(raw) > limit:
             raise PayloadTooLarge(f"request body exceeds {limit} bytes", details={"limit": limit})
-        if raw and self.operation.method != "GET":
+        if raw and operation.method != "GET":
             check_json_body(raw, headers_of(event).get("content-type"))
 
     def _refuse(
-        self, error: InsuranceAgentError, event: dict[str, Any], request_id: str, context: Any
+        self,
+        error: InsuranceAgentError,
+        event: dict[str, Any],
+        request_id: str,
+        context: Any,
+        operation: Operation,
     ) -> dict[str, Any]:
         """Answer, and audit, a request refused before it reached the function's app."""
         ctx = refusal_context(
@@ -84,7 +99,7 @@ class HttpDoor(Door):
         payload = {"method": http.get("method"), "path": event.get("rawPath")}
         if "errors" in error.details:
             payload["errors"] = error.details["errors"]
-        error = self.audited(ctx, error, payload)
+        error = self.audited(ctx, error, payload, operation)
         return {
             "statusCode": error.status,
             "headers": {"content-type": "application/json", "x-request-id": request_id},

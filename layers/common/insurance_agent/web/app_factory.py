@@ -59,6 +59,8 @@ def create_app(intent: Intent, runtime: ContainerRuntime, *, title: str) -> Fast
         ),
     )
     app.state.intent = intent
+    # A route of another operation of the function: its intent, for the audit of refusals.
+    app.state.route_intents = {}
     app.state.runtime = runtime
     app.add_exception_handler(InsuranceAgentError, _on_agent_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
@@ -207,13 +209,22 @@ def _respond_audited(request: Request, error: InsuranceAgentError) -> JSONRespon
             record_refusal(
                 request.app.state.runtime.services.audit,
                 _edge_context(request),
-                request.app.state.intent,
+                _intent_of(request),
                 payload,
                 error,
             )
         except AuditUnavailable as audit_error:
             error = audit_error
     return error_response(error, request_id)
+
+
+def _intent_of(request: Request) -> Intent:
+    """The intent of the route a request matched (FastAPI puts it in the scope)."""
+    route = request.scope.get("route")
+    intent: Intent = request.app.state.route_intents.get(
+        getattr(route, "path", None), request.app.state.intent
+    )
+    return intent
 
 
 async def _on_agent_error(request: Request, error: InsuranceAgentError) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""The three FastAPI apps, one per function: typed routes, pydantic models as the contract.
+"""The three FastAPI apps, one per function (with every route of the function's operations):
+typed routes, pydantic models as the contract.
 
 Each app is built for one container runtime, so a route reads the runtime's services directly
 rather than through a FastAPI dependency: every dependency costs the request its own parameter
@@ -13,15 +14,27 @@ from fastapi import FastAPI, Header, Path
 
 from insurance_agent.models import (
     Claim,
+    ClaimId,
     ClaimRequest,
     ClaimSummary,
     ClaimSummaryRequest,
+    CoverageAnswer,
+    CoverageCheckRequest,
     IdempotencyKey,
     Policy,
     PolicyLookupRequest,
     PolicyNumber,
+    TriageDecision,
+    TriageDecisionBody,
+    TriageDecisionRequest,
 )
-from insurance_agent.operations import create_claim, lookup_policy, summarize_claims
+from insurance_agent.operations import (
+    check_coverage,
+    create_claim,
+    lookup_policy,
+    record_triage_decision,
+    summarize_claims,
+)
 from insurance_agent.runtime import ContainerRuntime
 from insurance_agent.web.app_factory import Context, create_app, error_responses
 
@@ -71,6 +84,24 @@ def claim_create_app(runtime: ContainerRuntime) -> FastAPI:
         """File a first notice of loss after checking it against the policy."""
         return create_claim(runtime.services, replace(ctx, idempotency_key=idempotency_key), claim)
 
+    @app.post(
+        "/claims/{claim_id}/decisions",
+        response_model=TriageDecision,
+        status_code=201,
+        tags=["claims"],
+        operation_id="recordTriageDecision",
+    )
+    async def post_triage_decision(
+        claim_id: Annotated[ClaimId, Path(description="e.g. CLM-000102")],
+        decision: TriageDecisionBody,
+        ctx: Context,
+    ) -> TriageDecision:
+        """Record the triage decision taken on a claim, its reasons and the audit rows it
+        relied on; append-only, in the audit trail."""
+        request = TriageDecisionRequest(claim_id=claim_id, **decision.model_dump())
+        return record_triage_decision(runtime.services, ctx, request)
+
+    app.state.route_intents["/claims/{claim_id}/decisions"] = "triage_decision"
     return app
 
 
@@ -87,4 +118,15 @@ def claim_summary_app(runtime: ContainerRuntime) -> FastAPI:
         """The coverage position of a policy, and what a given claim may pay."""
         return summarize_claims(runtime.services, ctx, request)
 
+    @app.post(
+        "/agent/coverage-check",
+        response_model=CoverageAnswer,
+        tags=["agent"],
+        operation_id="checkCoverage",
+    )
+    async def post_coverage_check(request: CoverageCheckRequest, ctx: Context) -> CoverageAnswer:
+        """Would this loss be covered, and what might it pay? Nothing is filed."""
+        return check_coverage(runtime.services, ctx, request)
+
+    app.state.route_intents["/agent/coverage-check"] = "coverage_check"
     return app
