@@ -19,11 +19,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from devstack.generated_files import write_or_check
 from devstack.template import ROOT
 
 SCHEMA_DIR = ROOT / "schemas" / "action_groups"
@@ -108,21 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="fail when a file is stale")
     args = parser.parse_args(argv)
-    stale = []
     # One action group per function, named after its first operation: its schema holds the
     # routes of all the function's operations (the Bedrock door picks one by apiPath).
-    for intent in (ops[0].intent for ops in FUNCTIONS.values()):
-        path, text = schema_path(intent), render(action_group_schema(intent))
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(path)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        print(f"wrote {os.path.relpath(path, ROOT)}")
-    for path in stale:
-        print(f"stale: {os.path.relpath(path, ROOT)} (run python -m devstack.action_group_schema)")
-    return 1 if stale else 0
+    files = {
+        schema_path(intent): render(action_group_schema(intent))
+        for intent in (ops[0].intent for ops in FUNCTIONS.values())
+    }
+    return write_or_check(files, check=args.check, remedy="make action-group-schemas")
 
 
 if __name__ == "__main__":

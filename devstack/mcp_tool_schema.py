@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import typing
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from devstack.generated_files import write_or_check
 from devstack.template import ROOT
 
 SCHEMA_DIR = ROOT / "schemas" / "mcp"
@@ -487,19 +487,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"# {tool.target}: TargetConfiguration.Mcp.Lambda.ToolSchema.InlinePayload")
             print(yaml.safe_dump(inline, sort_keys=False, width=100), end="")
         return 0
-    stale = []
-    for intent, tool in TOOLS.items():
-        path, text = schema_path(tool.target), render(target_tools(intent))
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(path)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        print(f"wrote {os.path.relpath(path, ROOT)}")
-    for path in stale:
-        print(f"stale: {os.path.relpath(path, ROOT)} (run make mcp-schemas)")
-    return 1 if stale else 0
+    files = {schema_path(t.target): render(target_tools(i)) for i, t in TOOLS.items()}
+    return write_or_check(files, check=args.check, remedy="make mcp-schemas")
 
 
 if __name__ == "__main__":
