@@ -352,7 +352,7 @@ def test_gateway_role_invokes_the_live_aliases_of_the_tools_and_interceptor_only
 
 
 def test_each_gateway_target_is_a_live_alias_with_the_direct_task_as_its_tool_schema(template):
-    from insurance_agent import models
+    from insurance_agent import catalog, models
 
     targets = resources_of(template, "AWS::BedrockAgentCore::GatewayTarget").values()
     assert sorted(t["Properties"]["Name"] for t in targets) == sorted(TOOLS)
@@ -365,13 +365,20 @@ def test_each_gateway_target_is_a_live_alias_with_the_direct_task_as_its_tool_sc
         ]
         lambda_target = props["TargetConfiguration"]["Mcp"]["Lambda"]
         assert lambda_target["LambdaArn"] == {"Ref": f"{function}.Alias"}
-        (tool,) = lambda_target["ToolSchema"]["InlinePayload"]
-        assert tool["Name"] == tool_name
-        schema = getattr(models, model_name).model_json_schema()
-        published = tool["InputSchema"]
-        # The task's fields, one flat object; never the interceptor's reserved key.
-        assert "caller_assertion" not in published["Properties"]
-        assert set(published["Properties"]) == set(schema["properties"]) - {"caller_assertion"}
-        assert set(published["Required"]) == set(schema["required"]) - {"caller_assertion"}
-        for name, field in published["Properties"].items():
-            assert field["Description"], (tool_name, name)
+        payload = lambda_target["ToolSchema"]["InlinePayload"]
+        # The function's own tool first, then its other operations' (issue 13).
+        assert payload[0]["Name"] == tool_name
+        assert payload[0]["InputSchema"]["Properties"].keys() == (
+            getattr(models, model_name).model_json_schema()["properties"].keys()
+        )
+        for listed in payload:
+            operation = next(o for o in catalog.OPERATIONS.values() if o.tool == listed["Name"])
+            assert catalog.function_of(operation) == function, listed["Name"]
+            schema = operation.task_model.model_json_schema()
+            published = listed["InputSchema"]
+            # The task's fields, one flat object; never the interceptor's reserved key.
+            assert "caller_assertion" not in published["Properties"]
+            assert set(published["Properties"]) == set(schema["properties"]) - {"caller_assertion"}
+            assert set(published["Required"]) == set(schema["required"]) - {"caller_assertion"}
+            for name, field in published["Properties"].items():
+                assert field["Description"], (listed["Name"], name)
