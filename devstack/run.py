@@ -186,7 +186,8 @@ def serve(port: int, reference_port: int, database: str) -> int:
         if gateway is not None:
             mcp_url = f"http://127.0.0.1:{port}{MCP_PATH}"
             print(
-                f"MCP: {mcp_url} (streamable HTTP, {len(gateway.targets)} tools), e.g.\n"
+                f"MCP: {mcp_url} (streamable HTTP, "
+                f"{sum(len(t.tools) for t in gateway.targets.values())} tools), e.g.\n"
                 + client_config(mcp_url, "make -s token AGENT=1"),
                 flush=True,
             )

@@ -1,5 +1,5 @@
 """An MCP client (the `mcp` SDK) over streamable HTTP to the local gateway, through the real
-interceptor and functions: three tools listed, each called, and each answer and audit row the
+interceptor and functions: every tool listed, each called, and each answer and audit row the
 same as the HTTP door gives for the same request (channel ``mcp`` instead of ``http``)."""
 
 from __future__ import annotations
