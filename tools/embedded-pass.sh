@@ -10,13 +10,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-arch=$(uname -m)
 python=$(bash tools/find-python.sh)
 wheelhouse="$PWD/.local/wheelhouse"
-"$python" -m pip download -q -r layers/common/requirements.txt -d "$wheelhouse" \
-  --only-binary=:all: --python-version 3.12 --implementation cp \
-  --platform "manylinux2014_$arch" --platform "manylinux_2_17_$arch" \
-  --platform "manylinux_2_28_$arch" 2> >(grep -v "is ignored: it is neither" >&2)
+# The layer's wheels for both Lambda architectures (tests/deploy/test_deploy_docs.py builds the
+# documented arm64 layer in a fresh clone), and the pinned uv a fresh clone's Makefile installs.
+for arch in x86_64 aarch64; do
+  "$python" -m pip download -q -r layers/common/requirements.txt -d "$wheelhouse" \
+    --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform "manylinux2014_$arch" --platform "manylinux_2_17_$arch" \
+    --platform "manylinux_2_28_$arch" 2> >(grep -v "is ignored: it is neither" >&2)
+done
+uv_version=$(sed -n 's/^UV_VERSION := //p' Makefile)
+"$python" -m pip download -q --no-deps --only-binary=:all: -d "$wheelhouse" "uv==$uv_version"
 
 exec unshare --net --mount -- bash -c '
   set -euo pipefail
