@@ -43,6 +43,9 @@ def test_the_documented_build_commands_work_as_written_in_a_fresh_clone(tmp_path
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_", "PYTHON"))
     }
+    # Not a reader's setting but this machine's network: CI's offline pass (no index) keeps it.
+    if "UV_OFFLINE" in os.environ:
+        env["UV_OFFLINE"] = os.environ["UV_OFFLINE"]
     env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     env |= {"SAM_CLI_TELEMETRY": "0", "SAM_CLI_DISABLE_UPDATE_CHECK": "1"}
     done = subprocess.run(
