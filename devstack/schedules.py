@@ -1,5 +1,6 @@
 """The scheduled functions of template.yaml, run on timers by `make run`: the transparency
-sealer and the claim reconciler each minute, the idempotency purge each hour.
+sealer and the claim reconciler each minute, housekeeping (the idempotency purge, the audit
+trail's next partitions) each hour.
 
 Each job runs the same code as its function (and as `python -m ops seal | reconcile |
 purge-idempotency`); a failing run prints one line and the next tick tries again, as a
@@ -13,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ops import idempotency, reconcile, seal
+from ops import idempotency, partitions, reconcile, seal
 
 
 @dataclass
@@ -29,11 +30,7 @@ class Schedules:
         jobs: list[tuple[str, float, Callable[[], object]]] = [
             ("transparency sealer", self.seal_every_s, lambda: seal.seal(self.database_url)),
             ("claim reconciler", self.reconcile_every_s, lambda: reconcile.run(self.database_url)),
-            (
-                "idempotency purge",
-                self.purge_every_s,
-                lambda: idempotency.purge_expired(self.database_url),
-            ),
+            ("housekeeping", self.purge_every_s, self._housekeeping),
         ]
         for name, every_s, job in jobs:
             thread = threading.Thread(
@@ -42,6 +39,10 @@ class Schedules:
             thread.start()
             self._threads.append(thread)
         return self
+
+    def _housekeeping(self) -> None:
+        partitions.ensure(self.database_url)
+        idempotency.purge_expired(self.database_url)
 
     def _loop(self, name: str, every_s: float, job: Callable[[], object]) -> None:
         while not self._stop.wait(every_s):
@@ -58,6 +59,7 @@ class Schedules:
     def describe(self) -> str:
         return (
             f"schedules: transparency sealer every {self.seal_every_s:g}s, claim reconciler "
-            f"every {self.reconcile_every_s:g}s, idempotency purge every {self.purge_every_s:g}s"
-            " (python -m ops seal | reconcile | purge-idempotency run them once)"
+            f"every {self.reconcile_every_s:g}s, housekeeping (idempotency purge, next audit "
+            f"partitions) every {self.purge_every_s:g}s (python -m ops seal | reconcile | "
+            "purge-idempotency | partitions --ensure run them once)"
         )

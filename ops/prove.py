@@ -12,7 +12,7 @@ from uuid import UUID
 
 import psycopg
 from insurance_agent.transparency import bundle as bundles
-from insurance_agent.transparency import log
+from insurance_agent.transparency import export, log
 from insurance_agent.transparency.note import NoteError, VerifierKey
 
 
@@ -57,6 +57,12 @@ def verify_consistency(old_path: Path, new_path: Path, key_text: str) -> list[st
         f"OK: the tree of {new_cp.size} extends the tree of {old_cp.size} "
         f"(signed by {key.name}+{key.key_id.hex()})"
     ]
+
+
+def verify_exports(paths: list[Path], key_text: str) -> list[str]:
+    """Partition exports (``ops retire``), checked together so chains link across days."""
+    key = read_key(key_text)
+    return export.verify_export(paths, key).lines(key)
 
 
 FAILURES = (bundles.VerificationError, NoteError)

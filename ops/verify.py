@@ -8,6 +8,9 @@ docs/audit.md describes the canonical content; in short, each column is rendered
 the version-2 prefix (the row's hash version and chain position) in front, ``encode_fields``
 length-prefixes them, and a row's hash is sha256 over its ``prev_hash`` followed by that content.
 
+Retention detaches a chain's oldest rows (``ops retire``, migration 0012); the chain's last
+retired row stays in ``agent_interactions_retired_tails``, and the walk starts from it.
+
 With a checkpoint file (``--checkpoint``) each chain's head is remembered on its own, and so are
 the breaks already reported: a chain broken once stays broken in an append-only table, and that
 must not stop the others' heads from advancing nor hide a later break (see ``Checkpoint``).
@@ -55,6 +58,8 @@ SELECT_SQL = (
     + ", ".join(RENDERED_COLUMNS)
     + " FROM agent_interactions {where} ORDER BY chain_key, chain_seq, id"
 )
+
+TAILS_SQL = "SELECT chain_key, chain_seq, row_hash FROM agent_interactions_retired_tails {where}"
 
 Kind = Literal["changed", "removed", "reordered", "misfiled"]
 
@@ -176,11 +181,12 @@ def _expected_chain(row: ChainRow) -> str | None:
     return None if conversation is None else CONVERSATION_CHAIN + conversation
 
 
-def chain_breaks(rows: Sequence[ChainRow]) -> list[Break]:
+def chain_breaks(rows: Sequence[ChainRow], retired: Head | None = None) -> list[Break]:
     """Walk one chain in position order; every row whose chain, content or link is wrong. After
-    a break the walk goes on from the row as stored, so a later break is reported too."""
+    a break the walk goes on from the row as stored, so a later break is reported too. A chain
+    whose older rows were retired starts from its retired tail (position, hash)."""
     position = {r.row_hash: i for i, r in enumerate(rows)}
-    expected_prev = GENESIS
+    expected_prev = GENESIS if retired is None else retired[1]
     found: list[Break] = []
     for i, row in enumerate(rows):
         expected_key = _expected_chain(row)
@@ -234,10 +240,13 @@ def _chains(records: Iterable[tuple[Any, ...]]) -> Iterator[list[ChainRow]]:
         yield chain
 
 
-def cut_since(chain: Sequence[ChainRow], head: Head) -> Break | None:
-    """The row a checkpoint saw last in this chain is gone: rows were cut from its end."""
+def cut_since(chain: Sequence[ChainRow], head: Head, retired: Head | None = None) -> Break | None:
+    """The row a checkpoint saw last in this chain is gone: rows were cut from its end (not
+    retired: a head at or before the retired tail left with its partition)."""
     position, digest = head
     if any(r.chain_seq == position and r.row_hash == digest for r in chain):
+        return None
+    if _retired_since(head, retired):
         return None
     return Break(
         chain[-1].chain_key,
@@ -245,6 +254,12 @@ def cut_since(chain: Sequence[ChainRow], head: Head) -> Break | None:
         position,
         f"the checkpoint's last row is gone; the chain now ends at position {chain[-1].chain_seq}",
     )
+
+
+def _retired_since(head: Head, retired: Head | None) -> bool:
+    if retired is None:
+        return False
+    return head[0] < retired[0] or head == retired
 
 
 def verify(
@@ -274,20 +289,24 @@ def verify(
         report.breaks.append(found)
         return True
 
-    # A server-side cursor streams a large table in one snapshot, chain after chain.
-    with (
-        psycopg.connect(database_url, prepare_threshold=None) as conn,
-        conn.cursor(name="audit_verify") as cursor,
-    ):
+    # One snapshot for the tails and the rows (a retirement meanwhile changes neither view); a
+    # server-side cursor streams a large table chain after chain.
+    with psycopg.connect(database_url, prepare_threshold=None) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        tails = {
+            key: (int(seq), digest)
+            for key, seq, digest in conn.execute(TAILS_SQL.format(where=where), params)
+        }
+        cursor = conn.cursor(name="audit_verify")
         cursor.itersize = 2000
         cursor.execute(SELECT_SQL.format(where=where), params)
         for chain in _chains(cursor):
             key = chain[0].chain_key
             report.chains += 1
             report.rows += len(chain)
-            found = chain_breaks(chain)
+            found = chain_breaks(chain, tails.get(key))
             if key in earlier.heads:
-                cut = cut_since(chain, earlier.heads[key])
+                cut = cut_since(chain, earlier.heads[key], tails.get(key))
                 if cut is not None:
                     found.append(cut)
             new = [b for b in found if sort(b)]
@@ -297,6 +316,8 @@ def verify(
                 report.heads[key] = (chain[-1].chain_seq, chain[-1].row_hash)
     if conversation_id is None:
         for key in sorted(set(earlier.heads) - set(report.heads)):
+            if _retired_since(earlier.heads[key], tails.get(key)):
+                continue  # retired whole: its rows left with their partitions
             gone = "the whole chain is gone since the checkpoint"
             sort(Break(key, "removed", earlier.heads[key][0], gone))
             report.heads[key] = earlier.heads[key]

@@ -62,7 +62,17 @@ def test_the_scheduled_handlers_seal_reconcile_and_purge(scheduled_env, write_ro
     assert sealed["tree_size"] == 3
     assert sealed["archived"] is None  # no bucket configured here
     assert _function("reconciler")({}, None) == {"settled": [], "skipped": []}
-    assert _function("housekeeping")({}, None) == {"purged": 1}
+    housekeeping = _function("housekeeping")
+    first = housekeeping({}, None)
+    assert (first["purged"], first["rows_in_default"]) == (1, 0)
+    # The next week's partitions exist after a run, so a second run makes none.
+    assert housekeeping({}, None) == {"purged": 0, "partitions_created": 0, "rows_in_default": 0}
+    week_ahead = (datetime.now(UTC) + timedelta(days=7)).strftime("%Y%m%d")
+    with psycopg.connect(scheduled_env) as conn:
+        found = conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (f"agent_interactions_p{week_ahead}",)
+        ).fetchone()
+    assert found == (True,)
 
 
 def test_make_runs_timers_seal_on_their_own(scheduled_env, write_rows):

@@ -1,5 +1,6 @@
-"""Handlers of the scheduled functions (EventBridge schedules, templates/transparency.snippet.yaml):
-the transparency sealer, the reconciler of pending claim intents, the idempotency purge.
+"""Handlers of the scheduled functions (EventBridge schedules in template.yaml): the transparency
+sealer, the reconciler of pending claim intents, and housekeeping (the idempotency purge and the
+audit trail's next partitions).
 
 Each runs a few statements a minute, so each opens one connection per invocation rather than
 keeping a pool; the reconciler keeps its upstream client warm like the API functions do.
@@ -73,7 +74,16 @@ def reconcile_handler(event: Any, context: Any) -> dict[str, Any]:
 
 
 def purge_handler(event: Any, context: Any) -> dict[str, Any]:
+    from insurance_agent import partitions
+
     with _connect() as conn:
+        conn.autocommit = True
+        # Partitions first: a slow purge must not leave tomorrow without one.
+        made = partitions.ensure(conn)
+        unpartitioned = partitions.in_default(conn)
         purged = purge_expired_idempotency(conn)
-    logger.info("expired idempotency records purged", extra={"purged": purged})
-    return {"purged": purged}
+    report = {"purged": purged, "partitions_created": made, "rows_in_default": unpartitioned}
+    logger.info("housekeeping done", extra=report)
+    if unpartitioned:
+        logger.warning("audit rows in the default partition", extra=report)
+    return report

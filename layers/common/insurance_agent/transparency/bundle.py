@@ -130,8 +130,11 @@ def checkpoint_of(bundle: dict[str, Any], key: VerifierKey) -> Checkpoint:
 
 def verify_entry(bundle: dict[str, Any], key: VerifierKey) -> VerifiedEntry:
     """The row's place in the signed tree; ``VerificationError`` if anything fails."""
-    checkpoint = checkpoint_of(bundle, key)
-    entry = bundle.get("entry")
+    return check_entry(bundle.get("entry"), checkpoint_of(bundle, key))
+
+
+def check_entry(entry: Any, checkpoint: Checkpoint) -> VerifiedEntry:
+    """One entry against a checkpoint whose signature was checked already."""
     if not isinstance(entry, dict):
         raise VerificationError("the bundle proves no row (no entry)")
     row_id, index, row_hash = entry.get("row_id"), entry.get("leaf_index"), entry.get("row_hash")

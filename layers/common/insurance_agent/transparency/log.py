@@ -135,7 +135,7 @@ def seal(
     return SealResult(stored, appended)
 
 
-def _leaf_hashes(conn: psycopg.Connection[Any], size: int) -> list[bytes]:
+def leaf_hashes(conn: psycopg.Connection[Any], size: int) -> list[bytes]:
     rows = conn.execute(
         "SELECT leaf_hash FROM transparency_leaves WHERE leaf_index < %s ORDER BY leaf_index",
         (size,),
@@ -163,7 +163,7 @@ def prove(
                 if tree_size is None
                 else f"no checkpoint of tree size {tree_size}"
             )
-        leaves = _leaf_hashes(conn, checkpoint.size)
+        leaves = leaf_hashes(conn, checkpoint.size)
         entry = None
         if row_id is not None:
             entry = _entry(conn, row_id, leaves, checkpoint.size)
