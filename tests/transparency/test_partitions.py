@@ -394,7 +394,8 @@ def test_exports_of_consecutive_days_link_chains_across_them(
     assert code == 0
     assert "1 continue" in out
     code, out = run_ops("verify-export", *map(str, files), "--public-key", str(key))
-    assert code == 0 and "0 continue" in out, out  # together, the chain is whole from row 1
+    assert code == 0, out
+    assert "0 continue" in out  # together, the chain is whole from row 1
     with psycopg.connect(log_db) as conn:
         gone = conn.execute(
             "SELECT to_regclass(%s)", (f"agent_interactions_p{first:%Y%m%d}",)
