@@ -158,7 +158,11 @@ BEGIN
     END LOOP;
 END
 $$;
-SELECT public.agent_interactions_ensure_partitions(3);
+DO $$
+BEGIN
+    PERFORM public.agent_interactions_ensure_partitions(3);
+END
+$$;
 
 -- Verbatim: no trigger is on the new table yet, so hashes, times and positions stay as written.
 INSERT INTO public.agent_interactions SELECT * FROM public.agent_interactions_unpartitioned;

@@ -256,6 +256,12 @@ def cut_since(chain: Sequence[ChainRow], head: Head, retired: Head | None = None
     )
 
 
+def _has_tails(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the trail is partitioned (migration 0012), so retirement may have happened."""
+    row = conn.execute("SELECT to_regclass('agent_interactions_retired_tails')").fetchone()
+    return row is not None and row[0] is not None
+
+
 def _retired_since(head: Head, retired: Head | None) -> bool:
     if retired is None:
         return False
@@ -293,10 +299,12 @@ def verify(
     # server-side cursor streams a large table chain after chain.
     with psycopg.connect(database_url, prepare_threshold=None) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        tails = {
-            key: (int(seq), digest)
-            for key, seq, digest in conn.execute(TAILS_SQL.format(where=where), params)
-        }
+        tails: dict[str, Head] = {}
+        if _has_tails(conn):
+            tails = {
+                key: (int(seq), digest)
+                for key, seq, digest in conn.execute(TAILS_SQL.format(where=where), params)
+            }
         cursor = conn.cursor(name="audit_verify")
         cursor.itersize = 2000
         cursor.execute(SELECT_SQL.format(where=where), params)

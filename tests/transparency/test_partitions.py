@@ -401,3 +401,36 @@ def test_exports_of_consecutive_days_link_chains_across_them(
             "SELECT to_regclass(%s)", (f"agent_interactions_p{first:%Y%m%d}",)
         ).fetchone()
     assert gone == (None,)
+
+
+def test_the_partitioning_migration_keeps_every_row_back_and_forth(log_db, write_rows):
+    """0012 copies the trail verbatim into the partitioned table, and its rollback back: hashes,
+    positions and times unchanged both ways, the chains verifying throughout."""
+    from yoyo import get_backend, read_migrations
+
+    from devstack import migrate
+
+    add_day(log_db, OLD)
+    old = write_on(log_db, OLD, "conv-migrated", n=2)
+    write_rows(2, conversation_id="conv-migrated")
+    before = chain(log_db, "conv-migrated")
+    backend = get_backend(migrate.yoyo_url(log_db))
+    partitioning = read_migrations(str(migrate.SOURCES["app"])).filter(
+        lambda m: m.id == "0012_partitioning"
+    )
+    with backend.lock():
+        backend.rollback_migrations(partitioning)
+    with psycopg.connect(log_db) as conn:
+        kind = conn.execute(
+            "SELECT relkind FROM pg_class WHERE oid = 'agent_interactions'::regclass"
+        ).fetchone()
+    assert kind == ("r",)
+    assert chain(log_db, "conv-migrated") == before
+    assert verify.verify(log_db).ok
+    write_rows(1, conversation_id="conv-migrated")  # the single table's trigger links it
+    assert migrate.apply(log_db, only="app") == 1
+    after = chain(log_db, "conv-migrated")
+    assert after[:4] == before
+    assert [seq for seq, _, _ in after] == [1, 2, 3, 4, 5]
+    assert part_of(log_db, old[0]) == f"agent_interactions_p{OLD:%Y%m%d}"
+    assert verify.verify(log_db).ok
