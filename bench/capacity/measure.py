@@ -1,8 +1,10 @@
 """Per-row costs of the audit trail, measured here for the capacity model (docs/capacity.md).
 
-    .venv/bin/python -m bench.capacity.measure [--seconds 15] [--clients 4]
+    .venv/bin/python -m bench.capacity.measure [--seconds 15] [--clients 4] [--days 35]
 
-Makes a scratch database, migrates it, then runs pgbench with insert_row.sql (writers spread
+Makes a scratch database, migrates it (``--days``: with that many day partitions attached, as
+retention keeps them online; the chain trigger's look-up of a chain's last row visits each
+partition's index), then runs pgbench with insert_row.sql (writers spread
 over many conversations) and hot_chain.sql (every writer in one conversation), and prints rows
 per second, latency, bytes per row (table + indexes) and the sealer's cost per row.
 """
@@ -47,18 +49,30 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--days", type=int, default=0, help="past day partitions to attach")
     args = parser.parse_args()
     found = find_postgres()
     name = f"ia_capacity_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     try:
         with scratch_database(found.url, name) as url:
             migrate.apply(url, only="app")
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(
+                    "SELECT agent_interactions_add_partition(current_date - d)"
+                    " FROM generate_series(1, %s) d",
+                    (args.days,),
+                )
+                (attached,) = conn.execute(
+                    "SELECT count(*) FROM pg_inherits"
+                    " WHERE inhparent = 'agent_interactions'::regclass"
+                ).fetchone()  # type: ignore[misc]
             spread = pgbench(url, HERE / "insert_row.sql", args.seconds, args.clients)
             hot = pgbench(url, HERE / "hot_chain.sql", args.seconds, args.clients)
             with psycopg.connect(url, autocommit=True) as conn:
-                rows, table, total = conn.execute(
-                    "SELECT count(*), pg_relation_size('agent_interactions'),"
-                    " pg_total_relation_size('agent_interactions') FROM agent_interactions"
+                (rows,) = conn.execute("SELECT count(*) FROM agent_interactions").fetchone()  # type: ignore[misc]
+                table, total = conn.execute(
+                    "SELECT sum(pg_relation_size(relid)), sum(pg_total_relation_size(relid))"
+                    " FROM pg_partition_tree('agent_interactions')"
                 ).fetchone()  # type: ignore[misc]
                 signer = LocalEd25519Signer.generate("capacity.local/audit")
                 started = time.perf_counter()
@@ -76,6 +90,7 @@ def main() -> int:
     finally:
         found.stop()
     print(f"postgres: {settings}; {os.cpu_count()} CPUs; {args.clients} clients, {args.seconds}s")
+    print(f"partitions attached (default included): {attached}")
     print(
         f"spread over conversations: {spread['rows_per_s']:.0f} rows/s, "
         f"{spread['latency_ms']:.2f} ms per insert+commit"
