@@ -434,3 +434,19 @@ def test_the_partitioning_migration_keeps_every_row_back_and_forth(log_db, write
     assert [seq for seq, _, _ in after] == [1, 2, 3, 4, 5]
     assert part_of(log_db, old[0]) == f"agent_interactions_p{OLD:%Y%m%d}"
     assert verify.verify(log_db).ok
+
+
+def test_the_offline_verifiers_need_no_database_driver():
+    """What an auditor runs imports neither psycopg nor boto3."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; import insurance_agent.transparency.export, "
+        "insurance_agent.transparency.bundle; "
+        "print(sorted(m for m in ('psycopg', 'boto3', 'botocore') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -21,11 +21,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from uuid import UUID
-
-import psycopg
-from psycopg import sql
 
 from insurance_agent.transparency import merkle
 from insurance_agent.transparency.bundle import (
@@ -37,8 +34,10 @@ from insurance_agent.transparency.bundle import (
     fields,
     unb64,
 )
-from insurance_agent.transparency.log import NotSealed, latest_checkpoint, leaf_hashes
 from insurance_agent.transparency.note import Checkpoint, VerifierKey
+
+if TYPE_CHECKING:  # the verifier half runs where no database driver is installed
+    import psycopg
 
 FORMAT = "insurance-agent-api/partition-export/v1"
 GENESIS = "0" * CHAIN_HASH_HEX
@@ -85,6 +84,10 @@ def partition_bounds(conn: psycopg.Connection[Any], partition: str) -> tuple[UUI
 def write_export(conn: psycopg.Connection[Any], partition: str, out: TextIO) -> Written:
     """Write the partition's export, every row proved against the latest checkpoint. Refuses
     (``NotSealed``) while a row of it is not in a signed checkpoint yet."""
+    from psycopg import sql
+
+    from insurance_agent.transparency.log import NotSealed, latest_checkpoint, leaf_hashes
+
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         low, high = partition_bounds(conn, partition)
