@@ -142,6 +142,19 @@ def test_a_partition_made_later_is_append_only_like_the_rest(log_db):
             conn.execute(statement)
 
 
+def copy_as_migrator(url: str, source: UUID, new_id: UUID) -> None:
+    """The migration role restoring a copy of a row verbatim (chain fields and all)."""
+    as_migrator(
+        url,
+        "INSERT INTO agent_interactions SELECT (%s)::uuid, created_at, conversation_id,"
+        " customer_id, intent, outcome, error_code, payload, result, request_id,"
+        " function_name, channel, principal, idempotency_key, duration_ms, intent_id,"
+        " chain_key, chain_seq, prev_hash, row_hash, hash_version FROM agent_interactions"
+        " WHERE id = %s",
+        (new_id, source),
+    )
+
+
 def test_a_chain_continues_across_days_and_positions_stay_unique(log_db, write_rows):
     add_day(log_db, OLD)
     old = write_on(log_db, OLD, "conv-span", n=2)
@@ -153,25 +166,9 @@ def test_a_chain_continues_across_days_and_positions_stay_unique(log_db, write_r
     assert verify.verify(log_db, conversation_id="conv-span").ok
     # A second row at a taken position, inside one day: the partition's unique index.
     with pytest.raises(psycopg.errors.UniqueViolation):
-        as_migrator(
-            log_db,
-            "INSERT INTO agent_interactions SELECT (%s)::uuid, created_at, conversation_id,"
-            " customer_id, intent, outcome, error_code, payload, result, request_id,"
-            " function_name, channel, principal, idempotency_key, duration_ms, intent_id,"
-            " chain_key, chain_seq, prev_hash, row_hash, hash_version FROM agent_interactions"
-            " WHERE id = %s",
-            (uuid7_at(OLD, 50_000), old[1]),
-        )
+        copy_as_migrator(log_db, old[1], uuid7_at(OLD, 50_000))
     # ... and across days, `ops verify` sees the chain forked.
-    as_migrator(
-        log_db,
-        "INSERT INTO agent_interactions SELECT (%s)::uuid, created_at, conversation_id,"
-        " customer_id, intent, outcome, error_code, payload, result, request_id,"
-        " function_name, channel, principal, idempotency_key, duration_ms, intent_id,"
-        " chain_key, chain_seq, prev_hash, row_hash, hash_version FROM agent_interactions"
-        " WHERE id = %s",
-        (uuid7_at(datetime.now(UTC).date(), 9), old[1]),
-    )
+    copy_as_migrator(log_db, old[1], uuid7_at(datetime.now(UTC).date(), 9))
     assert not verify.verify(log_db, conversation_id="conv-span").ok
 
 
