@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from typing import Any
+from uuid import UUID
 
 import httpx
 import psycopg
 from psycopg.types.json import Jsonb
+from uuid6 import uuid7
 
 from devstack.stack import Stack
 
@@ -53,7 +54,7 @@ def naive_claim_summary(stack: Stack, event: dict[str, Any]) -> dict[str, Any]:
         row = conn.execute(
             INSERT,
             (
-                uuid.uuid4(),
+                UUID(bytes=uuid7().bytes),  # as the functions: its day picks the partition
                 headers["x-conversation-id"],
                 headers["x-customer-id"],
                 Jsonb(request.model_dump(mode="json")),

@@ -7,15 +7,16 @@ sends it the policy lookup's API Gateway events in the same minutes as ours.
 """
 
 import asyncio
-import uuid
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 import httpx
 import psycopg
 from fastapi import FastAPI, Request
 from mangum import Mangum
 from psycopg.types.json import Jsonb
+from uuid6 import uuid7
 
 INSERT = (
     "INSERT INTO agent_interactions (id, created_at, conversation_id, customer_id, intent, "
@@ -36,7 +37,7 @@ def build(base_url: str, api_key: str, database_url: str) -> Callable[[Any, Any]
         conn.execute(
             INSERT,
             (
-                uuid.uuid4(),
+                UUID(bytes=uuid7().bytes),  # as the functions: its day picks the partition
                 headers.get("x-conversation-id"),
                 headers.get("x-customer-id"),
                 Jsonb({"policy_number": policy_number}),
