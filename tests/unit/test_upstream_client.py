@@ -7,6 +7,7 @@ import json
 
 import httpx
 import pytest
+import stamina
 from insurance_agent.errors import (
     IdempotencyConflict,
     PolicyNotFound,
@@ -147,3 +148,37 @@ def test_a_cookie_upstream_sets_is_still_sent_back():
     client.get_policy("POL-10001")
     client.get_policy("POL-10001")
     assert sent == [None, "lb=node-2"]
+
+
+def test_a_retried_first_failure_goes_through_stamina_and_its_switches():
+    """The first attempt runs before stamina's machinery; a failure it would retry is retried
+    by stamina (the answer of the second attempt), not when stamina is switched off, and not
+    once the first attempt has spent the time budget."""
+    calls: list[int] = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(503) if len(calls) == 1 else httpx.Response(200, json=POLICY)
+
+    assert client_for(flaky).get_policy("POL-10001").policy_number == "POL-10001"
+    assert len(calls) == 2
+
+    calls.clear()
+    stamina.set_active(False)
+    try:
+        with pytest.raises(UpstreamUnavailable):
+            client_for(flaky).get_policy("POL-10001")
+    finally:
+        stamina.set_active(True)
+    assert len(calls) == 1
+
+    calls.clear()
+    spent = InsuranceApiClient(
+        "http://upstream.test",
+        lambda: "k-123",
+        transport=httpx.MockTransport(flaky),
+        retry_budget_s=1e-9,
+    )
+    with pytest.raises(UpstreamUnavailable):
+        spent.get_policy("POL-10001")
+    assert len(calls) == 1
