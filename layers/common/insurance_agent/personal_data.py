@@ -292,12 +292,15 @@ def seal_personal(value: Any, key: DataKey | None) -> Any:
             k: (
                 (seal_value(v, k, key) if key is not None else UNKEYED)
                 if k in PERSONAL_FIELDS and v is not None
+                # Only containers can hold a personal field: no call per scalar.
                 else seal_personal(v, key)
+                if isinstance(v, dict | list)
+                else v
             )
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [seal_personal(v, key) for v in value]
+        return [seal_personal(v, key) if isinstance(v, dict | list) else v for v in value]
     return value
 
 
