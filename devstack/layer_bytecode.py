@@ -36,7 +36,14 @@ class Compiled:
 
 def precompile(root: Path, own: Iterable[str] = OWN_PACKAGES) -> Compiled:
     """Finish a built layer: slimmed (devstack.layer_slim), then compiled."""
-    slim(root)
+    slimmed = slim(root)
+    if slimmed.not_stripped:
+        # Not fatal (the layer still works), but it may now be over Lambda's size budget.
+        print(
+            f"{root}: {len(slimmed.not_stripped)} native libraries left unstripped (no strip on "
+            "PATH reads their architecture; see devstack/layer_slim.py): "
+            + ", ".join(slimmed.not_stripped)
+        )
     own_dirs = [root / name for name in own]
     for cache in list(root.rglob("__pycache__")):
         shutil.rmtree(cache)

@@ -9,6 +9,8 @@
 #   chromium             the API page (/docs) tested in a real browser (tests/newcomer)
 #   ip, unshare          .ci/run's second pass: the embedded Postgres, 127.0.0.1:5432 out of reach
 #   python3 -m venv      the bootstrap of uv into .local/tools
+#   aarch64 strip        the documented arm64 build's layer, stripped on an x86_64 machine
+#                        (devstack/layer_slim.py; llvm-strip does as well)
 set -euo pipefail
 
 missing=()
@@ -23,6 +25,8 @@ need "command -v runuser && command -v unshare" util-linux
 need "command -v chromium" chromium
 need "command -v ip" iproute2
 need "python3 -m venv --help" python3-venv
+need "[[ \$(uname -m) == aarch64 ]] || command -v aarch64-linux-gnu-strip || command -v llvm-strip" \
+  binutils-aarch64-linux-gnu
 
 if ((${#missing[@]} == 0)); then
   exit 0

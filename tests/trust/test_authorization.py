@@ -237,6 +237,29 @@ def test_an_event_without_claims_is_401_audited_before_anything_else(
     )
 
 
+@pytest.mark.parametrize(
+    ("jwt_claims", "status", "code", "principal"),
+    [
+        (None, 401, "UNAUTHORIZED", None),
+        ({"sub": "u-nobody", "scope": "openid"}, 403, "FORBIDDEN", "unscoped:u-nobody"),
+        (CUSTOMER, 422, "VALIDATION_FAILED", "customer:u-7788"),
+    ],
+)
+def test_who_calls_is_checked_before_the_caller_headers_are_validated(
+    handlers, fresh_reference, audit_rows, jwt_claims, status, code, principal
+):
+    """A malformed caller header on a request without a usable identity: refused for the
+    identity, as when authentication was a dependency of its own that ran first; with a
+    verified identity, refused for the header, and the row names who sent it."""
+    headers = headers_for("not a conversation id!", customer_id="cust 7788")
+
+    answer = lookup(handlers[LOOKUP], "POL-10001", headers, jwt_claims=jwt_claims)
+
+    assert (answer.status, answer.body["error"]["code"]) == (status, code)
+    row = row_for(audit_rows, answer)
+    assert (row["error_code"], row["principal"]) == (code, principal)
+
+
 def test_claims_without_a_customer_or_the_agent_scope_are_403_audited_with_the_subject(
     handlers, fresh_reference, audit_rows, conversation_id
 ):

@@ -51,3 +51,31 @@ def test_precompiled_layer_imports_in_a_clean_process(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["42", "SourcelessFileLoader"]
+
+
+def test_a_library_goes_first_to_the_strip_that_reads_its_architecture(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """An arm64 layer built on x86_64: the host's strip cannot read aarch64 libraries (left
+    unstripped the layer was 33.3 MB, over Lambda's 30 MB budget); binutils' cross strip or
+    llvm-strip can."""
+    from devstack import layer_slim
+
+    aarch64 = tmp_path / "libx.so"
+    # ELF64, little-endian, e_machine 0xB7 (AArch64) at offset 18.
+    aarch64.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(11) + (0xB7).to_bytes(2, "little"))
+    (tmp_path / "notes.txt").write_bytes(b"not ELF at all, twenty bytes or more")
+    assert layer_slim.elf_machine(aarch64) == 0xB7
+    assert layer_slim.elf_machine(tmp_path / "notes.txt") is None
+    on_path = {"strip", "llvm-strip", "aarch64-linux-gnu-strip"}
+    monkeypatch.setattr(
+        layer_slim.shutil, "which", lambda name: f"/usr/bin/{name}" if name in on_path else None
+    )
+    assert layer_slim.strip_tools(0xB7) == [
+        "/usr/bin/aarch64-linux-gnu-strip",
+        "/usr/bin/strip",
+        "/usr/bin/llvm-strip",
+    ]
+    on_path.discard("aarch64-linux-gnu-strip")
+    assert layer_slim.strip_tools(0xB7) == ["/usr/bin/strip", "/usr/bin/llvm-strip"]
+    assert layer_slim.strip_tools(None) == ["/usr/bin/strip", "/usr/bin/llvm-strip"]

@@ -3,8 +3,11 @@ The behaviour against a real upstream is proven in tests/integration/test_faults
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
+import stamina
 from insurance_agent.errors import (
     IdempotencyConflict,
     PolicyNotFound,
@@ -14,6 +17,10 @@ from insurance_agent.errors import (
     ValidationFailed,
 )
 from insurance_agent.upstream import InsuranceApiClient, retry_after_seconds
+
+from tests.unit.test_domain import policy
+
+POLICY = policy().model_dump(mode="json")
 
 
 def client_for(handler) -> InsuranceApiClient:
@@ -115,3 +122,63 @@ def test_not_json_is_bad_response():
 )
 def test_retry_after_parsing(header, expected):
     assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": header})) == expected
+
+
+def test_a_body_in_an_encoding_pythons_json_reads_is_still_read_and_a_wrong_shape_named():
+    """pydantic parses the JSON itself; what only Python's json reads (a UTF-8 BOM) goes
+    the old way, and a JSON body of the wrong shape is refused naming its fields."""
+    body = json.dumps(POLICY).encode()
+    bom = client_for(lambda r: httpx.Response(200, content=b"\xef\xbb\xbf" + body))
+    assert bom.get_policy("POL-10001").policy_number == "POL-10001"
+    shapeless = client_for(lambda r: httpx.Response(200, json={"policy_number": 7}))
+    with pytest.raises(UpstreamBadResponse, match="unexpected shape") as refused:
+        shapeless.get_policy("POL-10001")
+    assert "policy_number" in refused.value.details["fields"]
+
+
+def test_a_cookie_upstream_sets_is_still_sent_back():
+    """The jar is fed only by responses that set a cookie, and still fed by those."""
+    sent: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("cookie"))
+        return httpx.Response(200, json=POLICY, headers={"Set-Cookie": "lb=node-2; Path=/"})
+
+    client = client_for(handler)
+    client.get_policy("POL-10001")
+    client.get_policy("POL-10001")
+    assert sent == [None, "lb=node-2"]
+
+
+def test_a_retried_first_failure_goes_through_stamina_and_its_switches():
+    """The first attempt runs before stamina's machinery; a failure it would retry is retried
+    by stamina (the answer of the second attempt), not when stamina is switched off, and not
+    once the first attempt has spent the time budget."""
+    calls: list[int] = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(503) if len(calls) == 1 else httpx.Response(200, json=POLICY)
+
+    assert client_for(flaky).get_policy("POL-10001").policy_number == "POL-10001"
+    assert len(calls) == 2
+
+    calls.clear()
+    stamina.set_active(False)
+    try:
+        with pytest.raises(UpstreamUnavailable):
+            client_for(flaky).get_policy("POL-10001")
+    finally:
+        stamina.set_active(True)
+    assert len(calls) == 1
+
+    calls.clear()
+    spent = InsuranceApiClient(
+        "http://upstream.test",
+        lambda: "k-123",
+        transport=httpx.MockTransport(flaky),
+        retry_budget_s=1e-9,
+    )
+    with pytest.raises(UpstreamUnavailable):
+        spent.get_policy("POL-10001")
+    assert len(calls) == 1

@@ -269,13 +269,19 @@ def seal_value(value: Any, field: str, key: DataKey) -> dict[str, Any]:
 
 
 def has_personal_fields(value: Any) -> bool:
+    # Asked of every audit row: plain loops that descend only into containers, rather than
+    # a generator and a call per scalar.
     if isinstance(value, dict):
-        return any(
-            (k in PERSONAL_FIELDS and v is not None) or has_personal_fields(v)
-            for k, v in value.items()
-        )
+        for k, v in value.items():
+            if k in PERSONAL_FIELDS and v is not None:
+                return True
+            if isinstance(v, dict | list) and has_personal_fields(v):
+                return True
+        return False
     if isinstance(value, list):
-        return any(has_personal_fields(v) for v in value)
+        for v in value:
+            if isinstance(v, dict | list) and has_personal_fields(v):
+                return True
     return False
 
 
@@ -286,12 +292,15 @@ def seal_personal(value: Any, key: DataKey | None) -> Any:
             k: (
                 (seal_value(v, k, key) if key is not None else UNKEYED)
                 if k in PERSONAL_FIELDS and v is not None
+                # Only containers can hold a personal field: no call per scalar.
                 else seal_personal(v, key)
+                if isinstance(v, dict | list)
+                else v
             )
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [seal_personal(v, key) for v in value]
+        return [seal_personal(v, key) if isinstance(v, dict | list) else v for v in value]
     return value
 
 
