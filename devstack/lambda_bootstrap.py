@@ -49,13 +49,26 @@ def _error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
     }
 
 
+def peak_rss_kib() -> int:
+    """This process image's peak resident set. Not ``ru_maxrss``: Linux carries that across
+    ``execve`` from the process that forked us, so a child of a large parent (the bench) would
+    report the parent's peak as its own. ``VmHWM`` belongs to the new image alone."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
 def _report(request_id: str, started: float, init_ms: float | None) -> dict[str, Any]:
     """Lambda's REPORT line, on the log stream, and its figures for the caller."""
     figures: dict[str, Any] = {
         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         "init_ms": None if init_ms is None else round(init_ms, 2),
-        # ru_maxrss is in KiB on Linux.
-        "max_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        "max_memory_mb": peak_rss_kib() // 1024,
     }
     line = f"REPORT RequestId: {request_id}\tDuration: {figures['duration_ms']:.2f} ms"
     if init_ms is not None:

@@ -116,3 +116,24 @@ def test_a_port_called_inside_another_counts_only_once():
     # The enclosing port keeps only its own time, so the parts add up to the whole.
     assert clock.wall_ms["idempotency"] < clock.wall_ms["upstream"] / 4
     assert clock.nested == []
+
+
+def test_a_child_reports_its_own_peak_memory_not_its_parents():
+    """ru_maxrss survives execve on Linux: a child of a large bench process would report the
+    parent's peak. The bootstrap's figure is the child's own."""
+    import subprocess
+    import sys
+
+    ballast = bytearray(200 * 1024 * 1024)
+    ballast[::4096] = b"\x01" * len(ballast[::4096])  # touched: resident in this process
+    probe = (
+        "import resource; from devstack.lambda_bootstrap import peak_rss_kib; "
+        "print(peak_rss_kib() // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout.split()
+    own, inherited = int(out[0]), int(out[1])
+    assert inherited >= 200  # what the old figure would have said
+    assert own < 150
+    del ballast
