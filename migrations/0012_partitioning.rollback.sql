@@ -20,6 +20,7 @@ DROP FUNCTION public.agent_interactions_canonical(public.agent_interactions_part
 DROP TABLE public.agent_interactions_partitioned;  -- and its partitions
 DROP TABLE public.agent_interactions_retired_tails;
 DROP FUNCTION public.agent_interactions_ensure_partitions(integer);
+DROP FUNCTION public.agent_interactions_rows_in_default();
 DROP FUNCTION public.agent_interactions_add_partition(date);
 DROP FUNCTION public.agent_interactions_day_start(date);
 

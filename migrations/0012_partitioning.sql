@@ -140,6 +140,17 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION public.agent_interactions_ensure_partitions(integer) FROM PUBLIC;
+
+-- Rows in the default partition, for housekeeping's report. Counted in the partition itself:
+-- through the parent, a filter on tableoid prunes nothing and would scan the whole trail.
+CREATE FUNCTION public.agent_interactions_rows_in_default() RETURNS bigint
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.count(*) FROM public.agent_interactions_default
+$$;
+REVOKE ALL ON FUNCTION public.agent_interactions_rows_in_default() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.agent_interactions_add_partition(date) FROM PUBLIC;
 
 -- A partition for every day the existing rows were written (by their UUIDv7), and the next days.
@@ -357,3 +368,4 @@ GRANT SELECT ON public.agent_interactions TO insurance_agent_sealer;
 -- The chain trigger runs with the writer's rights and reads the tails.
 GRANT SELECT ON public.agent_interactions_retired_tails TO insurance_agent_app, insurance_agent_sealer;
 GRANT EXECUTE ON FUNCTION public.agent_interactions_ensure_partitions(integer) TO insurance_agent_app;
+GRANT EXECUTE ON FUNCTION public.agent_interactions_rows_in_default() TO insurance_agent_app;

@@ -31,7 +31,7 @@ DEFAULT_MIN_AGE_DAYS = 2
 
 WAITING_INTENTS_SQL = """
 SELECT count(*) FROM agent_interactions i
-WHERE i.tableoid = %(part)s::regclass AND i.outcome = 'pending'
+WHERE i.id >= %(low)s AND i.id < %(high)s AND i.outcome = 'pending'
   AND NOT EXISTS (SELECT FROM agent_interactions r WHERE r.intent_id = i.id)
 """
 
@@ -43,7 +43,7 @@ SELECT a.chain_key, max(a.chain_seq),
        (pg_catalog.array_agg(a.row_hash ORDER BY a.chain_seq DESC))[1],
        max(a.created_at), max(a.customer_id), %(name)s
 FROM agent_interactions a
-WHERE a.tableoid = %(part)s::regclass
+WHERE a.id >= %(low)s AND a.id < %(high)s
 GROUP BY a.chain_key
 ON CONFLICT (chain_key) DO UPDATE
 SET chain_seq = EXCLUDED.chain_seq, row_hash = EXCLUDED.row_hash,
@@ -80,10 +80,13 @@ def ensure(url: str, days_ahead: int = partitions.DAYS_AHEAD) -> int:
 
 def listing(url: str) -> list[str]:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("ANALYZE agent_interactions")  # fresh estimates for the listing
         found = partitions.attached(conn)
         default_rows = partitions.in_default(conn)
-    lines = [f"{p.name}\t{p.bound}\t~{max(p.estimated_rows, 0)} row(s)" for p in found]
+    lines = [
+        f"{p.name}\t{p.bound}\t"
+        + (f"~{p.estimated_rows} row(s)" if p.estimated_rows >= 0 else "not analysed yet")
+        for p in found
+    ]
     lines.append(
         f"rows in agent_interactions_default: {default_rows}"
         + ("" if default_rows == 0 else " (days without a partition: run --ensure ahead)")
@@ -119,8 +122,12 @@ def retire(
             raise RetireRefused(
                 f"{oldest.name} is not {min_age_days} day(s) old yet (today is {today})"
             )
-        name, part = oldest.name, f"public.{oldest.name}"
-        waiting = conn.execute(WAITING_INTENTS_SQL, {"part": part}).fetchone()
+        # Every query names the partition by its id range, which prunes to it: a filter on
+        # tableoid would not, and would scan every day of the trail.
+        name = oldest.name
+        low, high = export.partition_bounds(conn, name)
+        bounds = {"low": low, "high": high}
+        waiting = conn.execute(WAITING_INTENTS_SQL, bounds).fetchone()
         if waiting and waiting[0]:
             raise RetireRefused(
                 f"{waiting[0]} claim intent(s) in {name} still wait for their result: "
@@ -151,7 +158,7 @@ def retire(
                     f"{name} holds {now_held[0] if now_held else '?'} row(s), the export "
                     f"{written.rows}: a row arrived meanwhile; run retire again"
                 )
-            conn.execute(TAILS_SQL, {"name": name, "part": part})
+            conn.execute(TAILS_SQL, {"name": name, **bounds})
             conn.execute(
                 sql.SQL("ALTER TABLE public.agent_interactions DETACH PARTITION {}").format(
                     sql.Identifier(name)

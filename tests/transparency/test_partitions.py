@@ -119,6 +119,17 @@ def test_the_trail_is_partitioned_by_day_and_writes_land_in_todays(log_db, write
                 "SELECT has_table_privilege('insurance_agent_app', %s, 'SELECT')", (name,)
             ).fetchone()
             assert direct == (False,), name
+        # Housekeeping runs as the functions' role: it may make partitions and count the
+        # default's rows through these two functions, and nothing more.
+        for function in (
+            "agent_interactions_ensure_partitions(integer)",
+            "agent_interactions_rows_in_default()",
+        ):
+            may = conn.execute(
+                "SELECT has_function_privilege('insurance_agent_app', %s, 'EXECUTE')",
+                (function,),
+            ).fetchone()
+            assert may == (True,), function
     assert f"agent_interactions_p{today}" in names
     assert "agent_interactions_default" in names
 

@@ -51,12 +51,8 @@ def ensure(conn: psycopg.Connection[Any], days_ahead: int = DAYS_AHEAD) -> int:
 
 
 def in_default(conn: psycopg.Connection[Any]) -> int:
-    """Rows in the default partition: written on a day that had no partition (0 when healthy).
-    Counted through the parent, which is what the functions' role may read."""
-    row = conn.execute(
-        "SELECT count(*) FROM agent_interactions WHERE tableoid = "
-        "'public.agent_interactions_default'::regclass"
-    ).fetchone()
+    """Rows in the default partition: written on a day that had no partition (0 when healthy)."""
+    row = conn.execute("SELECT agent_interactions_rows_in_default()").fetchone()
     assert row is not None
     return int(row[0])
 
