@@ -9,22 +9,12 @@ import threading
 import httpx
 import pytest
 from insurance_agent.errors import PolicyNotFound, UpstreamUnavailable
-from insurance_agent.upstream import InsuranceApiClient
 
 from tests.unit.test_domain import claim, policy
+from tests.unit.test_upstream_client import client_for
 
 POLICY = policy().model_dump(mode="json")
 CLAIMS = [claim("CLM-000101", "submitted", "100.00").model_dump(mode="json")]
-
-
-def client_for(handler) -> InsuranceApiClient:
-    return InsuranceApiClient(
-        "http://upstream.test",
-        lambda: "k-123",
-        transport=httpx.MockTransport(handler),
-        retry_attempts=3,
-        retry_budget_s=2.0,
-    )
 
 
 def test_both_requests_are_in_flight_at_once():
