@@ -172,6 +172,48 @@ def test_a_request_still_in_progress_is_refused_with_a_retry_hint(
     ]
 
 
+def test_a_retry_between_the_record_and_the_first_answers_row_waits_for_that_row(
+    make_entry, fresh_reference, database_url, conversation_id
+):
+    """The idempotency record completes before the first filing's ok row is written. A retry
+    in that window must not answer 201 naming a row of its own (the first answer, byte for
+    byte, names the filing's row): it is told to retry, and then gets the first answer."""
+    key = _key()
+    first_container, second_container = (make_entry("claim_create") for _ in range(2))
+    audit = first_container.runtime.services.audit
+    writing_answer, release = threading.Event(), threading.Event()
+    record = audit.record
+
+    def slow_answer_row(entry: Any) -> Any:
+        if entry.outcome == "ok" and entry.intent_id is not None:
+            writing_answer.set()
+            assert release.wait(10)
+        return record(entry)
+
+    audit.record = slow_answer_row
+    answers: dict[str, Any] = {}
+    filing = threading.Thread(
+        target=lambda: answers.update(first=_claim(first_container.handler, conversation_id, key))
+    )
+    filing.start()
+    try:
+        assert writing_answer.wait(10), "the first filing never reached its answer's row"
+        taken = _newest_record(database_url)
+        assert taken is not None and taken["status"] == "COMPLETED"
+        early = _claim(second_container.handler, conversation_id, key)
+    finally:
+        release.set()
+        filing.join()
+
+    assert (early.status, early.body["error"]["code"]) == (409, "REQUEST_IN_PROGRESS")
+    assert early.headers["retry-after"] == "1"
+    assert answers["first"].status == 201
+    retried = _claim(second_container.handler, conversation_id, key)
+    assert (retried.status, retried.body) == (201, answers["first"].body)
+    assert _upstream_routes(fresh_reference)[CLAIMS] == 1
+    _assert_filed_once(_rows(database_url, key))
+
+
 # -- expiry --------------------------------------------------------------------------------
 
 

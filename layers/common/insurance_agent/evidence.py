@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 from uuid import UUID
 
 from insurance_agent.database import Database
+from insurance_agent.errors import RequestInProgress
+from insurance_agent.idempotency import RETRY_AFTER_S
 
 # One round trip whatever the number of ids; a row counts only with the same customer.
 SELECT_OWNED = """
@@ -13,12 +16,23 @@ SELECT id FROM agent_interactions WHERE id = ANY(%(ids)s) AND customer_id = %(cu
 """
 
 
-# The row of the first answer under a key: an ok row naming its intent (a replay's names none).
+# The first filing under a key and its answer: the ok row naming its intent (a replay's row
+# names none). An intent with no row naming it yet is a filing whose answer is still being
+# written; it sorts after any filing that has its answer.
 SELECT_FIRST_ANSWER = """
-SELECT id FROM agent_interactions
-WHERE customer_id = %(customer_id)s AND intent = %(intent)s AND outcome = 'ok'
-  AND idempotency_key = %(key)s AND intent_id IS NOT NULL
-ORDER BY created_at, id
+SELECT answer.id, unanswered.open
+FROM agent_interactions filing
+LEFT JOIN agent_interactions answer
+  ON answer.intent_id = filing.id AND answer.outcome = 'ok'
+CROSS JOIN LATERAL (
+  SELECT answer.id IS NULL AND NOT EXISTS (
+    SELECT 1 FROM agent_interactions settled WHERE settled.intent_id = filing.id
+  ) AS open
+) unanswered
+WHERE filing.customer_id = %(customer_id)s AND filing.intent = %(intent)s
+  AND filing.outcome = 'pending' AND filing.idempotency_key = %(key)s
+  AND (answer.id IS NOT NULL OR unanswered.open)
+ORDER BY answer.id IS NULL, filing.created_at, filing.id
 LIMIT 1
 """
 
@@ -46,4 +60,14 @@ class PostgresEvidence:
                 SELECT_FIRST_ANSWER,
                 {"customer_id": customer_id, "intent": intent, "key": idempotency_key},
             ).fetchone()
-        return row[0] if row else None
+        if row is None:
+            return None
+        answer, still_open = row
+        if still_open:
+            # The idempotency record completes before the first filing's ok row is written;
+            # a replay in between would otherwise name a row of its own.
+            raise RequestInProgress(
+                "a request with this Idempotency-Key is still being recorded; retry shortly",
+                details={"retry_after_s": RETRY_AFTER_S},
+            )
+        return cast(UUID, answer)

@@ -69,7 +69,8 @@ class Evidence(Protocol):
 
     def first_answer(self, customer_id: str, intent: Intent, idempotency_key: str) -> UUID | None:
         """The audit row of the first answer given under an idempotency key (what a replay
-        answers with), or None."""
+        answers with), or None when no filing under the key is on record. Raises
+        ``RequestInProgress`` while the filing's intent is on record and its answer is not."""
         ...
 
 
