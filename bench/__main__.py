@@ -19,10 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cold, discipline, mcp_door, naive, size, snapstart, throughput, warm
+from bench import cold, discipline, fleet, mcp_door, naive, size, snapstart, throughput, warm
 from bench.report import render
-from bench.stats import pct
-from bench.workload import FUNCTIONS, bench_stack, function_env, http_event
+from bench.workload import FUNCTIONS, bench_stack, function_env
 from devstack.invoke import runtime_standin
 from devstack.template import ROOT
 
@@ -32,6 +31,7 @@ SECTIONS = (
     "imports",
     "warm",
     "naive",
+    "fleet",
     "discipline",
     "throughput",
     "snapstart",
@@ -132,22 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         if "naive" in only:
             from insurance_agent.settings import get_settings
 
-            times: list[float] = []
-            statuses: dict[int, int] = {}
-            for n in range(args.naive):
-                event = http_event("claim_summary", n, "naive")
-                t = time.perf_counter()
-                status = naive.naive_claim_summary(stack, event)["statusCode"]
-                times.append((time.perf_counter() - t) * 1000)
-                statuses[status] = statuses.get(status, 0) + 1
+            results["naive"] = naive.measure(stack, args.naive)
             get_settings.cache_clear()
-            results["naive"] = {
-                "requests": args.naive,
-                "statuses": statuses,
-                "p50_ms": pct(times, 50),
-                "p99_ms": pct(times, 99),
-            }
             say("naive claim summary done")
+        if "fleet" in only:
+            results["fleet"] = fleet.measure(stack, args.warm // 2, args.naive)
+            say("claim summary against a two-process upstream done")
         if "discipline" in only:
             results["server_log"] = discipline.server_view(stack, args.log_invocations)
             say("server log read")

@@ -68,3 +68,24 @@ def naive_claim_summary(stack: Stack, event: dict[str, Any]) -> dict[str, Any]:
         conn.execute("SELECT * FROM agent_interactions WHERE id = %s", (row[0],)).fetchone()
         conn.commit()
     return {"statusCode": 200, "body": json.dumps(answer)}
+
+
+def measure(stack: Stack, requests: int) -> dict[str, Any]:
+    """``requests`` naive claim summaries one after the other: statuses, p50 and p99."""
+    from bench.stats import pct
+    from bench.workload import http_event
+
+    times: list[float] = []
+    statuses: dict[int, int] = {}
+    for n in range(requests):
+        event = http_event("claim_summary", n, "naive")
+        t = time.perf_counter()
+        status = naive_claim_summary(stack, event)["statusCode"]
+        times.append((time.perf_counter() - t) * 1000)
+        statuses[status] = statuses.get(status, 0) + 1
+    return {
+        "requests": requests,
+        "statuses": statuses,
+        "p50_ms": pct(times, 50),
+        "p99_ms": pct(times, 99),
+    }

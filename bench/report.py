@@ -11,7 +11,7 @@ MB = 1_000_000
 LAYER_LIMIT_MB = 30
 
 
-def _mark(ok: bool) -> str:
+def mark(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
@@ -72,7 +72,7 @@ def _cold(results: dict[str, Any], key: str = "cold") -> list[str]:
 def _ratio_cell(r: dict[str, Any], base: dict[str, Any], limit: float) -> str:
     wall = ratio(r["cold_ms"], base["cold_ms"])
     cpu = ratio(r.get("cpu_ms", float("nan")), base.get("cpu_ms", float("nan")))
-    return f"{wall:.2f} [{cpu:.2f}] (≤ {limit}: {_mark(wall <= limit)} [{_mark(cpu <= limit)}])"
+    return f"{wall:.2f} [{cpu:.2f}] (≤ {limit}: {mark(wall <= limit)} [{mark(cpu <= limit)}])"
 
 
 def _imports(results: dict[str, Any], top: int = 14) -> list[str]:
@@ -116,8 +116,8 @@ def _warm(results: dict[str, Any]) -> list[str]:
         statuses = ", ".join(f"{s}: {n}" for s, n in sorted(r["statuses"].items()))
         lines.append(
             f"| {name} | {r['invocations']} | {statuses} | {cells} | "
-            f"{_mark(parts['overhead'][0] <= 1.0)} "
-            f"[{_mark(parts.get('overhead_cpu', (99.0,))[0] <= 1.0)}] |"
+            f"{mark(parts['overhead'][0] <= 1.0)} "
+            f"[{mark(parts.get('overhead_cpu', (99.0,))[0] <= 1.0)}] |"
         )
     lines += [
         "",
@@ -166,7 +166,7 @@ def _floor(results: dict[str, Any]) -> list[str]:
             db_cell = f"{db['round_trips_per_invocation']:.2f} ({kinds})"
         lines.append(
             f"| {name} | {parts['total_cpu'][0]:.2f} | {cpu:.2f} (≤ {target}: "
-            f"{_mark(cpu <= target)}) | {parts['process_cpu'][0]:.2f} | {process:.2f} | "
+            f"{mark(cpu <= target)}) | {parts['process_cpu'][0]:.2f} | {process:.2f} | "
             f"{parts['total'][0]:.2f} | {wall:.2f} | {r.get('upstream_requests', float('nan')):.2f}"
             f" | {db_cell} |"
         )
@@ -176,7 +176,7 @@ def _floor(results: dict[str, Any]) -> list[str]:
         lines += [
             "",
             f"Claim summary wall p50 {wall:.2f}x the floor's (target ≤ {SUMMARY_WALL_TARGET}: "
-            f"{_mark(wall <= SUMMARY_WALL_TARGET)}). Thread CPU is the invoking thread's; "
+            f"{mark(wall <= SUMMARY_WALL_TARGET)}). Thread CPU is the invoking thread's; "
             "process CPU adds the claim summary's concurrent upstream request on the client's "
             "worker thread. Database round trips are the statements the server logged per warm "
             "invocation (`log_statement = all`), the pool's checkout checks included.",
@@ -201,7 +201,7 @@ def _naive(results: dict[str, Any]) -> list[str]:
         lines += [
             f"| ours | {ours['invocations']} | {p50:.2f} | {p99:.2f} |",
             "",
-            f"Ours is {speedup:.1f}x faster at p50 (target ≥ 6x: {_mark(speedup >= 6)}).",
+            f"Ours is {speedup:.1f}x faster at p50 (target ≥ 6x: {mark(speedup >= 6)}).",
         ]
     return lines
 
@@ -253,7 +253,7 @@ def _size(results: dict[str, Any], key: str = "size") -> list[str]:
         listing = ", ".join(r["listing"]) if r["listing"] else "(dependencies)"
         flag = ""
         if not name.endswith("Function"):
-            flag = f" (≤ {LAYER_LIMIT_MB} MB: {_mark(r['unzipped_bytes'] <= LAYER_LIMIT_MB * MB)})"
+            flag = f" (≤ {LAYER_LIMIT_MB} MB: {mark(r['unzipped_bytes'] <= LAYER_LIMIT_MB * MB)})"
         lines.append(
             f"| {name} | {_mb(r['unzipped_bytes'])}{flag} | {_mb(r['zipped_bytes'])} | "
             f"{r['files']} | {r['pyc_files']} | {listing} |"
@@ -273,7 +273,7 @@ def _throughput(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {k} | {r['rows']} | {r['rows_per_s']:.0f} | {r['p50_ms']:.2f} | "
             f"{r['p99_ms']:.2f} | {r['server_connections']} "
-            f"({_mark(r['server_connections'] == k)}) |"
+            f"({mark(r['server_connections'] == k)}) |"
         )
     return lines
 
@@ -292,7 +292,7 @@ def render(results: dict[str, Any]) -> str:
         "average above). Wall times move with that load; the CPU-time figures much less, and "
         "the ratios come from variants run round-robin in the same minutes.",
     ]
-    from bench import mcp_door
+    from bench import fleet, mcp_door
 
     for key, part in (
         ("cold", _cold),
@@ -300,6 +300,7 @@ def render(results: dict[str, Any]) -> str:
         ("warm", _warm),
         ("warm", _floor),
         ("naive", _naive),
+        ("fleet", lambda r: fleet.render(r["fleet"])),
         ("warm", _discipline),
         ("size", _size),
         ("size_arm64", lambda r: _size(r, "size_arm64")),

@@ -194,7 +194,11 @@ def backends(url: str) -> set[tuple[int, str]]:
     return {(int(pid), str(started)) for pid, started in rows}
 
 
-def upstream_peers(stack: Stack) -> set[tuple[str, int]]:
+def upstream_peers(stack: Stack) -> set[tuple[str, int]] | None:
+    """The upstream's client connections so far, or None when it cannot say (several
+    workers, no ``/_admin``)."""
+    if stack.reference.workers > 1:
+        return None
     with stack.reference.admin() as admin:
         peers = admin.get("/_admin/stats").json()["peers"]
     return {(str(host), int(port)) for host, port in peers}
@@ -262,7 +266,11 @@ def run_function(
         "pool_connections_made": runtime.database.stats().get("connections_num", 0) - pool_before,
         "new_server_backends": len(backends_after - backends_before),
         "server_backends": len(backends_after),
-        "new_upstream_connections": len(peers_after - peers_before),
+        "new_upstream_connections": (
+            len(peers_after - peers_before)
+            if peers_after is not None and peers_before is not None
+            else None
+        ),
         **session_state(runtime),
     }
     runtime.close()

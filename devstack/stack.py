@@ -53,6 +53,7 @@ class ReferenceService:
     port: int
     database_url: str
     log_path: Path
+    workers: int = 1  # more than one: no /_admin
 
     def admin(self) -> httpx.Client:
         return httpx.Client(
@@ -75,7 +76,11 @@ class ReferenceService:
     def restart(self) -> None:
         self.stop()
         replacement = start_reference_service(
-            self.database_url, port=self.port, api_key=self.api_key, log_path=self.log_path
+            self.database_url,
+            port=self.port,
+            api_key=self.api_key,
+            log_path=self.log_path,
+            workers=self.workers,
         )
         self.process = replacement.process
 
@@ -88,7 +93,10 @@ def start_reference_service(
     reset: bool = False,
     log_path: Path | None = None,
     timeout_s: float = 30.0,
+    workers: int = 1,
 ) -> ReferenceService:
+    """The reference service on a loopback port; with ``workers`` > 1 it serves from that many
+    processes and has no ``/_admin`` (its state is one process's)."""
     port = port or free_port()
     api_key = api_key or "ref-" + secrets.token_urlsafe(24)
     log_path = log_path or ROOT / ".local" / f"reference-{port}.log"
@@ -99,10 +107,13 @@ def start_reference_service(
         "reference_service",
         "--port",
         str(port),
-        "--admin",
         "--database-url",
         database_url,
+        "--workers",
+        str(workers),
     ]
+    if workers == 1:
+        args.append("--admin")
     if reset:
         args.append("--reset")
     env = os.environ | {"REFERENCE_API_KEY": api_key, "PYTHONPATH": str(ROOT)}
@@ -115,7 +126,9 @@ def start_reference_service(
             raise RuntimeError(f"reference service exited; see {log_path}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
-                return ReferenceService(url, api_key, process, port, database_url, log_path)
+                return ReferenceService(
+                    url, api_key, process, port, database_url, log_path, workers
+                )
         time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"reference service did not become healthy; see {log_path}")

@@ -199,7 +199,8 @@ def test_a_retry_between_the_record_and_the_first_answers_row_waits_for_that_row
     try:
         assert writing_answer.wait(10), "the first filing never reached its answer's row"
         taken = _newest_record(database_url)
-        assert taken is not None and taken["status"] == "COMPLETED"
+        assert taken is not None
+        assert taken["status"] == "COMPLETED"
         early = _claim(second_container.handler, conversation_id, key)
     finally:
         release.set()
