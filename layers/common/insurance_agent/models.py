@@ -27,7 +27,7 @@ from pydantic import (
     WithJsonSchema,
     WrapValidator,
 )
-from pydantic_core import PydanticCustomError, PydanticKnownError, SchemaError
+from pydantic_core import PydanticCustomError, SchemaError
 
 from insurance_agent.errors import ConfigurationError
 from insurance_agent.redaction import redact_text
@@ -221,7 +221,7 @@ def _amount_digits(amount: Decimal) -> Decimal:
         return _AMOUNT_DIGITS.validate_python(amount)
     except ValidationError as exc:
         error = exc.errors()[0]
-        raise PydanticKnownError(error["type"], error.get("ctx")) from None
+        raise PydanticCustomError(error["type"], error["msg"], error.get("ctx")) from None
 
 
 Amount = Annotated[
