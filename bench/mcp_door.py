@@ -11,7 +11,6 @@ interceptor, the function, the RESPONSE interceptor. The HTTP side is
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,8 +22,7 @@ from bench.workload import CALLERS, summary_body
 from devstack.dev_identity import DevIdentityProvider, agent_identity
 from devstack.lambda_runtime import load_handler
 from devstack.local_api import LocalApi
-from devstack.mcp_gateway import MCP_PATH, gateway_for
-from devstack.stack import free_port
+from devstack.mcp_gateway import MCP_PATH, gateway_for, mounted
 from devstack.template import functions, layer_dirs
 
 TOOL = "claim-summary___get_claim_summary"
@@ -75,19 +73,8 @@ def local_server() -> Iterator[tuple[str, str]]:
         authorizer=identity.authorizer(),
         containers=api.containers(),
     )
-    api.mount(MCP_PATH, gateway)
-    with gateway:
-        server = api.serve(port=free_port())
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield (
-                f"http://127.0.0.1:{server.server_address[1]}",
-                identity.token(agent_identity("bench-agent")),
-            )
-        finally:
-            server.shutdown()
-            server.server_close()
+    with mounted(gateway, api) as url:
+        yield url.removesuffix(MCP_PATH), identity.token(agent_identity("bench-agent"))
 
 
 def measure(requests: int, warmup: int = 5) -> dict[str, Any]:

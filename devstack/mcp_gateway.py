@@ -37,11 +37,11 @@ import hashlib
 import json
 import queue
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import mcp_types as types
@@ -55,6 +55,9 @@ from devstack.events import ClientContext, LambdaContext
 from devstack.jwt_authorizer import UNAUTHORIZED_BODY, JwtAuthorizer, TokenRejected
 from devstack.mcp_tool_schema import TOOL_NAME_SEPARATOR, TOOLS, committed_tools
 from devstack.template import FunctionSpec
+
+if TYPE_CHECKING:
+    from devstack.local_api import LocalApi
 
 Handler = Callable[[Any, Any], Any]
 Scope = dict[str, Any]
@@ -473,3 +476,22 @@ def client_config(url: str, token_command: str) -> str:
         f'  or JSON: {{"mcpServers": {{"insurance": {{"type": "http", "url": "{url}", '
         f'"headers": {{"Authorization": "Bearer <{token_command}>"}}}}}}}}'
     )
+
+
+@contextlib.contextmanager
+def mounted(gateway: McpGateway, api: LocalApi) -> Iterator[str]:
+    """``api`` with ``gateway`` at /mcp on a free loopback port: the gateway's URL."""
+    import threading
+
+    from devstack.stack import free_port
+
+    api.mount(MCP_PATH, gateway)
+    with gateway:
+        server = api.serve(port=free_port())
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}{MCP_PATH}"
+        finally:
+            server.shutdown()
+            server.server_close()

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -16,8 +14,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from devstack.lambda_runtime import load_handler
 from devstack.local_api import LocalApi
-from devstack.mcp_gateway import INTERCEPTOR_FUNCTION, MCP_PATH, McpGateway, gateway_for
-from devstack.stack import free_port
+from devstack.mcp_gateway import INTERCEPTOR_FUNCTION, gateway_for, mounted
 from devstack.template import functions, layer_dirs
 from tests.conftest import session_identity
 from tests.integration.conftest import api_url, handlers
@@ -49,21 +46,6 @@ def run_mcp(
     url: str, bearer: str | None, calls: Callable[[Client], Awaitable[Any]], **kw: Any
 ) -> Any:
     return asyncio.run(mcp_session(url, bearer, calls, **kw))
-
-
-@contextlib.contextmanager
-def mounted(gateway: McpGateway, api: LocalApi) -> Iterator[str]:
-    """``api`` with ``gateway`` at /mcp on a free loopback port: the gateway's URL."""
-    api.mount(MCP_PATH, gateway)
-    with gateway:
-        server = api.serve(port=free_port())
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}{MCP_PATH}"
-        finally:
-            server.shutdown()
-            server.server_close()
 
 
 @pytest.fixture(scope="session")

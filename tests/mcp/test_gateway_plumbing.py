@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,16 +18,15 @@ from mcp.shared.exceptions import MCPError
 from devstack.dev_identity import agent_identity
 from devstack.local_api import LocalApi
 from devstack.mcp_gateway import (
-    MCP_PATH,
     Function,
     McpGateway,
     Target,
     container,
     gateway_id,
+    mounted,
     target_id,
 )
 from devstack.mcp_tool_schema import TOOLS, committed_tools
-from devstack.stack import free_port
 from devstack.template import FunctionSpec
 from tests.conftest import session_identity
 from tests.mcp.conftest import mcp_session
@@ -83,18 +81,8 @@ def spec(logical_id: str) -> FunctionSpec:
 
 @contextlib.contextmanager
 def serving(gateway: McpGateway) -> Iterator[str]:
-    api = LocalApi([], authorizer=gateway.authorizer)
-    api.mount(MCP_PATH, gateway)
-    port = free_port()
-    with gateway:
-        server = api.serve(port=port)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{port}{MCP_PATH}"
-        finally:
-            server.shutdown()
-            server.server_close()
+    with mounted(gateway, LocalApi([], authorizer=gateway.authorizer)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
