@@ -10,9 +10,11 @@ Lambda would, one invocation at a time per function (one warm container each).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -218,3 +220,15 @@ class LocalApi:
         server = ThreadingHTTPServer((host, port), RequestHandler)
         server.daemon_threads = True
         return server
+
+
+@contextlib.contextmanager
+def in_background(server: ThreadingHTTPServer) -> Iterator[str]:
+    """``server`` answering on a daemon thread: its loopback base URL; shut down after."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -481,17 +481,9 @@ def client_config(url: str, token_command: str) -> str:
 @contextlib.contextmanager
 def mounted(gateway: McpGateway, api: LocalApi) -> Iterator[str]:
     """``api`` with ``gateway`` at /mcp on a free loopback port: the gateway's URL."""
-    import threading
-
+    from devstack.local_api import in_background
     from devstack.stack import free_port
 
     api.mount(MCP_PATH, gateway)
-    with gateway:
-        server = api.serve(port=free_port())
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}{MCP_PATH}"
-        finally:
-            server.shutdown()
-            server.server_close()
+    with gateway, in_background(api.serve(port=free_port())) as base:
+        yield base + MCP_PATH

@@ -4,7 +4,6 @@ their own container runtime when a test needs different settings (a dead upstrea
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 from devstack.dev_identity import agent_identity
 from devstack.jwt_authorizer import JwtAuthorizer
 from devstack.lambda_runtime import load_handler
-from devstack.local_api import LocalApi
+from devstack.local_api import LocalApi, in_background
 from devstack.stack import ReferenceService
 from devstack.template import functions, layer_dirs
 from tests.conftest import TEST_AGENT_CLAIMS, Answer, call_http, session_identity
@@ -84,14 +83,8 @@ def local_api_url(
 
     specs = functions()
     server = LocalApi([(specs[name], handlers[name]) for name in specs], authorizer=authorizer)
-    http = server.serve(port=free_port())
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{http.server_address[1]}"
-    finally:
-        http.shutdown()
-        http.server_close()
+    with in_background(server.serve(port=free_port())) as url:
+        yield url
 
 
 def headers_for(

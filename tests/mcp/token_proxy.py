@@ -8,7 +8,6 @@ so the gateway's DNS-rebinding checks see what the suite sent) plus the token.
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from devstack.local_api import in_background
 from devstack.stack import free_port
 
 # Per connection, not per message (RFC 9110 7.6.1): never forwarded.
@@ -64,12 +64,8 @@ def token_proxy(upstream: str, token: str) -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = QuietServer(("127.0.0.1", free_port()), Forward)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}{target.path}"
+        with in_background(QuietServer(("127.0.0.1", free_port()), Forward)) as base:
+            yield base + target.path
     finally:
-        server.shutdown()
-        server.server_close()
         client.close()
