@@ -20,7 +20,7 @@ from insurance_agent.errors import (
 )
 from insurance_agent.models import ConversationId, CustomerId, ErrorBody, Intent
 from insurance_agent.observability import logger
-from insurance_agent.operations import Services, record_refusal
+from insurance_agent.operations import record_refusal
 from insurance_agent.principal import (
     Principal,
     jwt_context,
@@ -168,13 +168,7 @@ def _require_caller_headers(**headers: str | None) -> None:
         )
 
 
-async def services(request: Request) -> Services:
-    runtime: ContainerRuntime = request.app.state.runtime
-    return runtime.services
-
-
 Context = Annotated[CallContext, Depends(call_context)]
-ServicesDep = Annotated[Services, Depends(services)]
 
 
 # -- errors: one body shape, and an audit row for every refusal ------------------------------
