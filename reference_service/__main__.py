@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
 def _listening(host: str, port: int) -> socket.socket:
     """The workers' shared socket. uvicorn's own (``Config.bind_socket``) leaves the protocol
     unnamed, and asyncio sets TCP_NODELAY only on sockets that say they are TCP: every
-    keep-alive answer after the first then waits 40 ms for a delayed ACK (measured)."""
+    keep-alive answer after the first then waits 40 ms for a delayed ACK (measured; uvicorn
+    issue Kludex/uvicorn#3149, open as of uvicorn 0.54)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
