@@ -410,15 +410,17 @@ def test_max_body_bytes_refuses_a_larger_body(
 def test_idempotency_ttl_replays_within_it_and_not_after(
     lambda_environment: Environment, base_env: dict[str, str], seeded: Any
 ):
-    """IDEMPOTENCY_TTL_S=1: a repeat within it is answered from the store (upstream not
-    called); after it the function files upstream again (upstream dedups by key itself)."""
+    """IDEMPOTENCY_TTL_S=2: a repeat within it is answered from the store (upstream not
+    called); after it the function files upstream again (upstream dedups by key itself).
+    Powertools truncates the expiry to whole seconds, so a TTL of 1 s can end a moment after
+    the first answer: 2 s leaves the repeat at least one."""
     event = http("claim_create_ok.json")
-    with lambda_environment("ClaimCreateFunction", base_env | {"IDEMPOTENCY_TTL_S": "1"}) as fn:
+    with lambda_environment("ClaimCreateFunction", base_env | {"IDEMPOTENCY_TTL_S": "2"}) as fn:
         reset_upstream(seeded)
         first = fn.invoke(event)
         replay = fn.invoke(event)
         calls_within = upstream_calls(seeded, "POST /v1/claims")
-        time.sleep(1.5)
+        time.sleep(2.5)
         after = fn.invoke(event)
         calls_after = upstream_calls(seeded, "POST /v1/claims")
     assert status(first) == 201
