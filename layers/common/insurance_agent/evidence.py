@@ -7,8 +7,7 @@ from typing import cast
 from uuid import UUID
 
 from insurance_agent.database import Database
-from insurance_agent.errors import RequestInProgress
-from insurance_agent.idempotency import RETRY_AFTER_S
+from insurance_agent.idempotency import in_progress
 
 # One round trip whatever the number of ids; a row counts only with the same customer.
 SELECT_OWNED = """
@@ -16,22 +15,19 @@ SELECT id FROM agent_interactions WHERE id = ANY(%(ids)s) AND customer_id = %(cu
 """
 
 
-# The first filing under a key and its answer: the ok row naming its intent (a replay's row
-# names none). An intent with no row naming it yet is a filing whose answer is still being
-# written; it sorts after any filing that has its answer.
+# The first filing under a key (its pending intent) and the ok row naming it (a replay's row
+# names none). A filing with no row naming it at all is one whose answer is still being written:
+# it comes back with no answer, and only when no filing has its answer.
 SELECT_FIRST_ANSWER = """
-SELECT answer.id, unanswered.open
+SELECT answer.id
 FROM agent_interactions filing
 LEFT JOIN agent_interactions answer
   ON answer.intent_id = filing.id AND answer.outcome = 'ok'
-CROSS JOIN LATERAL (
-  SELECT answer.id IS NULL AND NOT EXISTS (
-    SELECT 1 FROM agent_interactions settled WHERE settled.intent_id = filing.id
-  ) AS open
-) unanswered
 WHERE filing.customer_id = %(customer_id)s AND filing.intent = %(intent)s
   AND filing.outcome = 'pending' AND filing.idempotency_key = %(key)s
-  AND (answer.id IS NOT NULL OR unanswered.open)
+  AND (answer.id IS NOT NULL OR NOT EXISTS (
+    SELECT FROM agent_interactions settled WHERE settled.intent_id = filing.id
+  ))
 ORDER BY answer.id IS NULL, filing.created_at, filing.id
 LIMIT 1
 """
@@ -62,12 +58,8 @@ class PostgresEvidence:
             ).fetchone()
         if row is None:
             return None
-        answer, still_open = row
-        if still_open:
+        if row[0] is None:
             # The idempotency record completes before the first filing's ok row is written;
             # a replay in between would otherwise name a row of its own.
-            raise RequestInProgress(
-                "a request with this Idempotency-Key is still being recorded; retry shortly",
-                details={"retry_after_s": RETRY_AFTER_S},
-            )
-        return cast(UUID, answer)
+            raise in_progress("still being recorded")
+        return cast(UUID, row[0])

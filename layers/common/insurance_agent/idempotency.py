@@ -45,6 +45,17 @@ if TYPE_CHECKING:
 
 # What a refused duplicate is told to wait: a filing normally ends well within a second or two.
 RETRY_AFTER_S = 1
+
+
+def in_progress(state: str) -> RequestInProgress:
+    """A key whose first request has not finished (``state`` says how far it got): 409 with the
+    retry hint every door passes on (``Retry-After``, the state machine's backoff)."""
+    return RequestInProgress(
+        f"a request with this Idempotency-Key is {state}; retry shortly",
+        details={"retry_after_s": RETRY_AFTER_S},
+    )
+
+
 KEY_FIELDS = "[customer_id, idempotency_key]"
 PAYLOAD_FIELDS = "[customer_id, request]"
 
@@ -142,10 +153,7 @@ class PostgresIdempotency:
                 "this Idempotency-Key was already used for a different request"
             ) from None
         except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError):
-            raise RequestInProgress(
-                "a request with this Idempotency-Key is still in progress; retry shortly",
-                details={"retry_after_s": RETRY_AFTER_S},
-            ) from None
+            raise in_progress("still in progress") from None
         except IdempotencyPersistenceLayerError as exc:
             raise _unavailable(exc) from None
         finally:
