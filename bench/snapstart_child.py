@@ -13,20 +13,9 @@ import io
 import json
 import os
 import random
-import resource
 import sys
 import time
 from typing import Any
-
-
-def _peak_rss_kib() -> int:
-    """VmHWM, not ru_maxrss, which Linux carries across execve from the parent (the bench):
-    devstack/lambda_bootstrap.py explains."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _answer(handler: Any, event: dict[str, Any]) -> tuple[float, Any]:
@@ -56,11 +45,13 @@ def main() -> int:
         # process's maximum resident set.
         for _ in range(int(os.environ.get("SNAPSTART_BENCH_WARM", "0"))):
             _answer(app.handler, event)
+        from devstack.lambda_bootstrap import peak_rss_kib  # VmHWM: not the bench's peak
+
         out.write(
             json.dumps(
                 {"kind": "plain", "init_ms": init_ms, "first_ms": first_ms, "status": status}
                 | {"warm_ms": warm_ms}
-                | {"max_rss_mb": _peak_rss_kib() / 1024}
+                | {"max_rss_mb": peak_rss_kib() / 1024}
             )
             + "\n"
         )
