@@ -1,9 +1,10 @@
-"""The claim summary against an upstream that serves concurrent requests at once.
+"""The claim summary against an upstream that serves concurrent requests from two processes.
 
-The reference service is one process: its handlers hold the GIL, so it answers the summary's two
-concurrent requests one after the other, which no upstream fleet does. Here a second instance on
-the same database serves from two worker processes (``--workers 2``), and the summary's warm loop
-(the floor interleaved, pointed at the same instance) and the naive way run against it.
+The reference service is one process, whose handlers share one GIL: is that what keeps the
+summary's two concurrent requests from costing what one does? A second instance on the same
+database serves from two worker processes (``--workers 2``), and the summary's warm loop (the
+floor interleaved, pointed at the same instance) and the naive way run against it. (Measured:
+the ratio does not move; docs/performance.md, "Against a two-process upstream".)
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import mcp_types as types
@@ -53,11 +53,10 @@ from mcp.shared.exceptions import MCPError
 
 from devstack.events import ClientContext, LambdaContext
 from devstack.jwt_authorizer import UNAUTHORIZED_BODY, JwtAuthorizer, TokenRejected
+from devstack.local_api import LocalApi, in_background
 from devstack.mcp_tool_schema import TOOL_NAME_SEPARATOR, TOOLS, committed_tools
+from devstack.stack import free_port
 from devstack.template import FunctionSpec
-
-if TYPE_CHECKING:
-    from devstack.local_api import LocalApi
 
 Handler = Callable[[Any, Any], Any]
 Scope = dict[str, Any]
@@ -481,9 +480,6 @@ def client_config(url: str, token_command: str) -> str:
 @contextlib.contextmanager
 def mounted(gateway: McpGateway, api: LocalApi) -> Iterator[str]:
     """``api`` with ``gateway`` at /mcp on a free loopback port: the gateway's URL."""
-    from devstack.local_api import in_background
-    from devstack.stack import free_port
-
     api.mount(MCP_PATH, gateway)
     with gateway, in_background(api.serve(port=free_port())) as base:
         yield base + MCP_PATH

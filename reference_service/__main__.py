@@ -4,9 +4,8 @@
                                 [--workers N]
 
 The API key defaults to REFERENCE_API_KEY; the schema is migrated and seeded when empty.
-``--workers N`` serves from N processes, as an upstream fleet serves concurrent requests at
-once (one process serves them one after the other: its handlers hold the GIL); ``/_admin``
-keeps its state in the process, so it needs one worker.
+``--workers N`` serves from N processes, as an upstream fleet does (one process's handlers
+share one GIL); ``/_admin`` keeps its state in the process, so it needs one worker.
 """
 
 from __future__ import annotations
