@@ -9,6 +9,7 @@ after it wrote the intent."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ from insurance_agent.reconcile import NOT_FILED, reconcile
 from insurance_agent.settings import Settings
 from insurance_agent.upstream import InsuranceApiClient
 
+from devstack.events import LambdaContext
 from devstack.stack import ReferenceService
 from tests.integration.conftest import claim_body
 
@@ -54,11 +56,11 @@ class DatabaseDiesBeforeTheResult:
     def __init__(self, store: PostgresAuditStore, kill: Any) -> None:
         self._store, self._kill, self.calls = store, kill, 0
 
-    def record(self, entry: AuditEntry) -> uuid.UUID:
+    def record(self, entry: AuditEntry, **kwargs: Any) -> uuid.UUID:
         self.calls += 1
         if self.calls == 2:
             self._kill()
-        return self._store.record(entry)
+        return self._store.record(entry, **kwargs)
 
 
 class DiesAfterTheIntent:
@@ -130,9 +132,11 @@ def test_a_filing_whose_database_died_before_the_result_is_settled_ok(
     audit = DatabaseDiesBeforeTheResult(
         PostgresAuditStore(database), lambda: _set_connections(pg_server.url, name, False)
     )
-    services = Services(
-        upstream=client, audit=audit, idempotency=PostgresIdempotency(database, ttl_s=3600)
-    )
+    idempotency = PostgresIdempotency(database, ttl_s=3600)
+    # The invocation's time bounds how long its key stays in progress: its record completes
+    # only with the result row, which never comes.
+    idempotency.register_lambda_context(LambdaContext(timeout_s=1.0))
+    services = Services(upstream=client, audit=audit, idempotency=idempotency)
     conversation, key = f"conv-{uuid.uuid4().hex[:10]}", f"key-{uuid.uuid4().hex}"
     request = ClaimRequest.model_validate(claim_body())
     try:
@@ -167,15 +171,19 @@ def test_a_filing_whose_database_died_before_the_result_is_settled_ok(
     )
     assert again.settled == []
     assert len(_rows(log_db, conversation)) == 2
-    # The client's retry with its key (in another container) files nothing new upstream.
+    # The client's retry with its key (in another container), once the dead invocation's time
+    # is up: filed again under the same upstream key, so upstream answers the same claim and
+    # files nothing new; the retry's intent and answer are rows of their own.
     retried = Services(
         upstream=client,
         audit=PostgresAuditStore(reconciler_db),
         idempotency=PostgresIdempotency(reconciler_db, ttl_s=3600),
     )
+    time.sleep(1.1)
     claim = create_claim(retried, _ctx(conversation, key), request)
     assert claim.claim_id == filed["claim_id"]
     assert len(_upstream_claims(fresh_reference, ik)) == 1
+    assert [r["outcome"] for r in _rows(log_db, conversation)][2:] == ["pending", "ok"]
 
 
 def test_a_function_killed_after_the_intent_is_settled_as_not_filed(stack, log_db, fresh_reference):

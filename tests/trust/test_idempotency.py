@@ -5,6 +5,7 @@ customer, and a hundred containers racing on one key filing exactly one claim.""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -14,7 +15,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from insurance_agent.errors import RequestInProgress
 from insurance_agent.personal_data import open_rows, wrapper_from_environment
+from insurance_agent.ports import AuditEntry
 from psycopg.rows import dict_row
 
 from devstack import migrate
@@ -172,23 +175,23 @@ def test_a_request_still_in_progress_is_refused_with_a_retry_hint(
     ]
 
 
-def test_a_retry_between_the_record_and_the_first_answers_row_waits_for_that_row(
+def test_the_record_completes_with_the_first_answers_row_and_a_retry_meanwhile_waits(
     make_entry, fresh_reference, database_url, conversation_id
 ):
-    """The idempotency record completes before the first filing's ok row is written. A retry
-    in that window must not answer 201 naming a row of its own (the first answer, byte for
-    byte, names the filing's row): it is told to retry, and then gets the first answer."""
+    """The idempotency record completes in the statement that writes the first filing's ok
+    row, not before it: a retry while that row is on its way meets a key in progress and is
+    told to retry, never a 201 naming a row of its own; then it gets the first answer."""
     key = _key()
     first_container, second_container = (make_entry("claim_create") for _ in range(2))
     audit = first_container.runtime.services.audit
     writing_answer, release = threading.Event(), threading.Event()
     record = audit.record
 
-    def slow_answer_row(entry: Any) -> Any:
+    def slow_answer_row(entry: Any, **kwargs: Any) -> Any:
         if entry.outcome == "ok" and entry.intent_id is not None:
             writing_answer.set()
             assert release.wait(10)
-        return record(entry)
+        return record(entry, **kwargs)
 
     audit.record = slow_answer_row
     answers: dict[str, Any] = {}
@@ -200,7 +203,7 @@ def test_a_retry_between_the_record_and_the_first_answers_row_waits_for_that_row
         assert writing_answer.wait(10), "the first filing never reached its answer's row"
         taken = _newest_record(database_url)
         assert taken is not None
-        assert taken["status"] == "COMPLETED"
+        assert (taken["status"], taken["response_data"]) == ("INPROGRESS", None)
         early = _claim(second_container.handler, conversation_id, key)
     finally:
         release.set()
@@ -209,10 +212,75 @@ def test_a_retry_between_the_record_and_the_first_answers_row_waits_for_that_row
     assert (early.status, early.body["error"]["code"]) == (409, "REQUEST_IN_PROGRESS")
     assert early.headers["retry-after"] == "1"
     assert answers["first"].status == 201
+    completed = _records(database_url)[taken["idempotency_key"]]
+    assert completed["status"] == "COMPLETED"
     retried = _claim(second_container.handler, conversation_id, key)
     assert (retried.status, retried.body) == (201, answers["first"].body)
     assert _upstream_routes(fresh_reference)[CLAIMS] == 1
     _assert_filed_once(_rows(database_url, key))
+
+
+def test_a_filing_whose_answer_row_fails_leaves_its_key_in_progress(
+    make_entry, fresh_reference, database_url, conversation_id
+):
+    """The answer's row and the record's completion are one statement: when the row is refused
+    the record is not completed either, so no retry is ever answered 201 from a record whose
+    first answer has no row. The filing answers 503; its intent stays for the reconciler."""
+    key = _key()
+    first_container, second_container = (make_entry("claim_create") for _ in range(2))
+    audit = first_container.runtime.services.audit
+    record = audit.record
+
+    def answer_row_refused(entry: Any, **kwargs: Any) -> Any:
+        if entry.outcome == "ok" and entry.intent_id is not None:
+            # An intent id that names no row: the trail's trigger refuses the INSERT (23503).
+            entry = dataclasses.replace(entry, intent_id=uuid.uuid4())
+        return record(entry, **kwargs)
+
+    audit.record = answer_row_refused
+    first = _claim(first_container.handler, conversation_id, key)
+
+    assert (first.status, first.body["error"]["code"]) == (503, "AUDIT_UNAVAILABLE")
+    taken = _newest_record(database_url)
+    assert taken is not None
+    assert (taken["status"], taken["response_data"]) == ("INPROGRESS", None)
+    retried = _claim(second_container.handler, conversation_id, key)
+    assert (retried.status, retried.body["error"]["code"]) == (409, "REQUEST_IN_PROGRESS")
+    assert [r["outcome"] for r in _rows(database_url, key)] == ["pending", "error"]
+
+
+def test_a_replay_of_a_completed_key_whose_answer_has_no_row_yet_is_told_to_retry(
+    make_entry, database_url, conversation_id
+):
+    """A record completed apart from its answer's row (by ``once`` without ``completed_by``,
+    or before the two were one statement) and a filing whose row is not written yet: the
+    evidence refuses to name an answer until the row is there, then names it."""
+    key = _key()
+    services = make_entry("claim_create").runtime.services
+    evidence = services.evidence
+    assert evidence is not None
+    ctx_entry = AuditEntry(
+        intent="claim_create",
+        outcome="pending",
+        payload={"policy_number": "POL-10001"},
+        result=None,
+        request_id="req-evidence",
+        function_name=FN,
+        channel="http",
+        conversation_id=conversation_id,
+        customer_id="cust-7788",
+        idempotency_key=key,
+    )
+    assert evidence.first_answer("cust-7788", "claim_create", key) is None
+    intent_id = services.audit.record(ctx_entry)
+    with pytest.raises(RequestInProgress):
+        evidence.first_answer("cust-7788", "claim_create", key)
+    answer_id = services.audit.record(
+        dataclasses.replace(
+            ctx_entry, outcome="ok", result={"claim_id": "CLM-1"}, intent_id=intent_id
+        )
+    )
+    assert evidence.first_answer("cust-7788", "claim_create", key) == answer_id
 
 
 # -- expiry --------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from uuid6 import uuid7
 from insurance_agent.database import Database
 from insurance_agent.errors import AuditUnavailable, ConversationNotYours
 from insurance_agent.personal_data import KEY_IS_LIVE, has_personal_fields, seal_personal
-from insurance_agent.ports import AuditEntry
+from insurance_agent.ports import AuditEntry, Completion
 from insurance_agent.redaction import redact
 
 # Raised by agent_interactions_link() (migration 0005) for a row of another customer.
@@ -127,12 +127,14 @@ class PostgresAuditStore:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    def record(self, entry: AuditEntry) -> UUID:
+    def record(self, entry: AuditEntry, *, completing: Completion | None = None) -> UUID:
         row_id = new_row_id()
         with self._database.connection() as conn:
             try:
-                self.insert_on(conn, entry, row_id)
+                self.insert_on(conn, entry, row_id, completing=completing)
             except psycopg.Error as exc:
+                # The statement failed whole, ``completing`` included: what follows writes
+                # refusals, which complete nothing.
                 if exc.sqlstate != CONVERSATION_NOT_YOURS:
                     raise
                 if entry.outcome in ("error", "denied"):
@@ -149,11 +151,23 @@ class PostgresAuditStore:
                 raise refusal from None
         return row_id
 
-    def insert_on(self, conn: psycopg.Connection[Any], entry: AuditEntry, row_id: UUID) -> None:
+    def insert_on(
+        self,
+        conn: psycopg.Connection[Any],
+        entry: AuditEntry,
+        row_id: UUID,
+        *,
+        completing: Completion | None = None,
+    ) -> None:
         """Write ``entry`` on ``conn`` (inside a caller's transaction when it holds one), its
-        personal fields sealed under the customer's live key."""
+        personal fields sealed under the customer's live key; ``completing`` in the same
+        statement."""
+        sql, extra = INSERT_SQL, dict[str, Any]()
+        if completing is not None:
+            with_clause, extra = completing.statement(conn)
+            sql = with_clause + INSERT_SQL
         if not (has_personal_fields(entry.payload) or has_personal_fields(entry.result)):
-            conn.execute(INSERT_SQL, row_values(entry, row_id=row_id))
+            conn.execute(sql, row_values(entry, row_id=row_id) | extra)
             return
         customer = entry.customer_id
         if customer is None:  # nobody to key it to, so nobody could erase it: not kept
@@ -162,7 +176,7 @@ class PostgresAuditStore:
                 payload=seal_personal(entry.payload, None),
                 result=seal_personal(entry.result, None),
             )
-            conn.execute(INSERT_SQL, row_values(unkeyed, row_id=row_id))
+            conn.execute(sql, row_values(unkeyed, row_id=row_id) | extra)
             return
         keys = self._database.customer_keys
         for _ in range(2):
@@ -172,8 +186,10 @@ class PostgresAuditStore:
                 payload=seal_personal(entry.payload, key),
                 result=seal_personal(entry.result, key),
             )
+            # A row not inserted (its key erased meanwhile) still ran ``completing``: the next
+            # try runs it again, to the same effect.
             if conn.execute(
-                INSERT_SQL, row_values(sealed, row_id=row_id, key_id=key.key_id)
+                sql, row_values(sealed, row_id=row_id, key_id=key.key_id) | extra
             ).rowcount:
                 return
             keys.forget(customer)  # erased since it was cached

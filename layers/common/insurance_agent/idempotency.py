@@ -12,6 +12,9 @@ records in our database (``idempotency_store``). What it decides, in our terms:
   until the invocation's own timeout (the Lambda context registered per invocation), so a
   container that dies mid-filing holds the key no longer than it could have run;
 - a completed key: the stored answer, marked as a replay, and the action does not run;
+- the first call's record completes in the statement that writes its answer's audit row when
+  the caller asks so (``completed_by``, as claim creation does): a replay never finds a
+  completed key whose answer has no row, and the filing makes one round trip fewer;
 - a key in progress: ``RequestInProgress`` (409, retryable, ``retry_after_s``);
 - the same key with another body: ``IdempotencyConflict`` (409);
 - the action failing: the record is deleted and the error passes through, so a retry may try
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
     from insurance_agent.idempotency_store import PostgresPersistenceLayer
+    from insurance_agent.ports import Completion
 
 # What a refused duplicate is told to wait: a filing normally ends well within a second or two.
 RETRY_AFTER_S = 1
@@ -110,6 +114,8 @@ class PostgresIdempotency:
         request: dict[str, Any],
         model: type[R],
         action: Callable[[], R],
+        *,
+        completed_by: Callable[[Completion], None] | None = None,
     ) -> tuple[R, bool]:
         from aws_lambda_powertools.utilities.idempotency import idempotent_function
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -143,9 +149,10 @@ class PostgresIdempotency:
             "idempotency_key": ctx.idempotency_key,
             "request": request,
         }
-        from insurance_agent.idempotency_store import current_customer
+        from insurance_agent.idempotency_store import current_customer, deferred_completion
 
         named = current_customer.set(ctx.customer_id)
+        deferring = deferred_completion.set(completed_by)
         try:
             answer = guarded(scoped=scoped)
         except IdempotencyValidationError:
@@ -157,6 +164,7 @@ class PostgresIdempotency:
         except IdempotencyPersistenceLayerError as exc:
             raise _unavailable(exc) from None
         finally:
+            deferred_completion.reset(deferring)
             current_customer.reset(named)
         if isinstance(answer, _Replayed):
             return model.model_validate(answer.answer), True

@@ -22,7 +22,9 @@ milliseconds, both from the container's clock (as the DynamoDB layer does), stor
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -39,6 +41,11 @@ from insurance_agent.personal_data import open_personal, read_keys, seal_value, 
 
 # The customer whose request the current call serves; set by PostgresIdempotency.once.
 current_customer: ContextVar[str | None] = ContextVar("idempotency_customer", default=None)
+# Where a completed record goes instead of its own UPDATE, when the caller of
+# PostgresIdempotency.once writes it with its answer's audit row (``RecordCompletion``).
+deferred_completion: ContextVar[Callable[[RecordCompletion], None] | None] = ContextVar(
+    "idempotency_deferred_completion", default=None
+)
 RESPONSE_FIELD = "response_data"
 
 TAKE_SQL = """
@@ -67,15 +74,17 @@ SELECT status, expires_at, in_progress_expires_at, payload_hash, response_data::
 FROM idempotency_records WHERE idempotency_key = %s
 """
 
+# Its parameters are prefixed: the statement also runs as a ``WITH`` clause of the audit row's
+# INSERT (``RecordCompletion``), beside that row's own parameters.
 COMPLETE_SQL = """
 UPDATE idempotency_records SET
-    status = %(status)s,
-    expires_at = %(expires_at)s,
-    response_data = %(response_data)s::jsonb,
-    key_id = %(key_id)s,
-    payload_hash = COALESCE(NULLIF(%(payload_hash)s, ''), payload_hash),
-    updated_at = %(now)s
-WHERE idempotency_key = %(key)s
+    status = %(record_status)s,
+    expires_at = %(record_expires_at)s,
+    response_data = %(record_response_data)s::jsonb,
+    key_id = %(record_key_id)s::uuid,
+    payload_hash = COALESCE(NULLIF(%(record_payload_hash)s, ''), payload_hash),
+    updated_at = %(record_now)s
+WHERE idempotency_key = %(record_key)s
 """
 
 DELETE_SQL = "DELETE FROM idempotency_records WHERE idempotency_key = %s"
@@ -128,8 +137,9 @@ class PostgresPersistenceLayer(BasePersistenceLayer):
             raise IdempotencyItemNotFoundError
         return opened
 
-    def _seal(self, conn: Any, answer: str | None) -> tuple[str | None, UUID | None]:
-        customer = current_customer.get()
+    def _seal(
+        self, conn: Any, answer: str | None, customer: str | None
+    ) -> tuple[str | None, UUID | None]:
         if not answer or customer is None:
             return answer, None
         key = self._database.customer_keys.live_key(conn, customer)
@@ -153,21 +163,46 @@ class PostgresPersistenceLayer(BasePersistenceLayer):
             raise IdempotencyItemAlreadyExistsError
 
     def _update_record(self, data_record: DataRecord) -> None:
+        completion = RecordCompletion(self, data_record, current_customer.get())
+        defer = deferred_completion.get()
+        if defer is not None:
+            defer(completion)
+            return
         with self._database.connection() as conn:
-            answer, key_id = self._seal(conn, data_record.response_data)
-            conn.execute(
-                COMPLETE_SQL,
-                {
-                    "key": data_record.idempotency_key,
-                    "status": data_record.status,
-                    "expires_at": _at_seconds(data_record.expiry_timestamp),
-                    "response_data": answer,
-                    "key_id": key_id,
-                    "payload_hash": data_record.payload_hash,
-                    "now": datetime.now(UTC),
-                },
-            )
+            conn.execute(COMPLETE_SQL, completion.parameters(conn))
+
+    def completion_parameters(
+        self, conn: Any, data_record: DataRecord, customer: str | None
+    ) -> dict[str, Any]:
+        answer, key_id = self._seal(conn, data_record.response_data, customer)
+        return {
+            "record_key": data_record.idempotency_key,
+            "record_status": data_record.status,
+            "record_expires_at": _at_seconds(data_record.expiry_timestamp),
+            "record_response_data": answer,
+            "record_key_id": key_id,
+            "record_payload_hash": data_record.payload_hash,
+            "record_now": datetime.now(UTC),
+        }
 
     def _delete_record(self, data_record: DataRecord) -> None:
         with self._database.connection() as conn:
             conn.execute(DELETE_SQL, (data_record.idempotency_key,))
+
+
+@dataclass(frozen=True)
+class RecordCompletion:
+    """A completed record's UPDATE, left to the statement that writes the answer's audit row
+    (implements ``ports.Completion``): the record completes if and only if that row is written,
+    so a replay never meets a completed key whose answer has no row, and the filing saves a
+    round trip."""
+
+    layer: PostgresPersistenceLayer
+    record: DataRecord
+    customer: str | None
+
+    def parameters(self, conn: Any) -> dict[str, Any]:
+        return self.layer.completion_parameters(conn, self.record, self.customer)
+
+    def statement(self, conn: Any) -> tuple[str, dict[str, Any]]:
+        return f"WITH completed_record AS ({COMPLETE_SQL})", self.parameters(conn)

@@ -47,7 +47,14 @@ from insurance_agent.models import (
     utc_now,
 )
 from insurance_agent.observability import count_server_error
-from insurance_agent.ports import AuditEntry, AuditStore, Evidence, Idempotency, InsuranceApi
+from insurance_agent.ports import (
+    AuditEntry,
+    AuditStore,
+    Completion,
+    Evidence,
+    Idempotency,
+    InsuranceApi,
+)
 from insurance_agent.redaction import redact
 
 
@@ -71,6 +78,11 @@ class Trail:
     # The audit row an answer names when it is not this call's own: a replay answers with the
     # first filing's row, so a retry's answer is the first answer, byte for byte.
     answer_row: UUID | None = None
+    # Written with the ok row, in its statement: the idempotency record's completion.
+    completion: Completion | None = None
+
+    def complete_with_answer(self, completion: Completion) -> None:
+        self.completion = completion
 
 
 def access_denied(policy_number: str) -> PolicyNotFound:
@@ -160,7 +172,8 @@ def run_audited[R: BaseModel](
                 result=result.model_dump(mode="json", exclude={"audit_id"}) | trail.notes,
                 duration_ms=elapsed_ms(),
                 intent_id=trail.intent_id,
-            )
+            ),
+            completing=trail.completion,
         )
         if isinstance(result, AuditedAnswer):
             # The answer names its own row, so the caller can cite it (a triage decision's
@@ -250,7 +263,12 @@ def create_claim(services: Services, ctx: CallContext, request: ClaimRequest) ->
         # Once per key: a retry gets the first answer (its own ok row, marked as a replay and
         # naming no intent); the filing's intent and result rows are written once.
         claim, replayed = services.idempotency.once(
-            ctx, "claim_create", payload, Claim, lambda: file(trail, key)
+            ctx,
+            "claim_create",
+            payload,
+            Claim,
+            lambda: file(trail, key),
+            completed_by=trail.complete_with_answer,
         )
         if replayed:
             trail.notes["idempotent_replay"] = True

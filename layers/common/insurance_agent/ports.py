@@ -53,10 +53,22 @@ class AuditEntry:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class Completion(Protocol):
+    """A write another port leaves to the audit store, to go in the statement of an answer's
+    row: it happens if and only if the row is written, in the same round trip (an idempotency
+    record's completion, ``idempotency_store.RecordCompletion``)."""
+
+    def statement(self, conn: Any) -> tuple[str, dict[str, Any]]:
+        """A ``WITH`` clause to put before the row's INSERT, and its parameters."""
+        ...
+
+
 class AuditStore(Protocol):
     """Append-only record of every interaction. Raises ``AuditUnavailable`` when it cannot."""
 
-    def record(self, entry: AuditEntry) -> UUID: ...
+    def record(self, entry: AuditEntry, *, completing: Completion | None = None) -> UUID:
+        """Write ``entry``; with ``completing``, in one statement with that write."""
+        ...
 
 
 class Evidence(Protocol):
@@ -79,7 +91,11 @@ class Idempotency(Protocol):
 
     ``once`` answers ``(answer, replayed)``; it raises ``IdempotencyConflict`` for the same key
     with another request, ``RequestInProgress`` while the first call runs, ``AuditUnavailable``
-    when its records cannot be read or written.
+    when its records cannot be read or written. With ``completed_by``, the first call's record
+    is not completed by ``once``: its completion is handed to ``completed_by``, whose caller
+    writes it with the answer's audit row (``AuditStore.record(completing=)``); until then, and
+    for good if that row is never written, the key stays in progress until the invocation's
+    time is up.
     """
 
     def register_lambda_context(self, context: Any) -> None:
@@ -92,4 +108,6 @@ class Idempotency(Protocol):
         request: dict[str, Any],
         model: type[R],
         action: Callable[[], R],
+        *,
+        completed_by: Callable[[Completion], None] | None = None,
     ) -> tuple[R, bool]: ...
