@@ -220,6 +220,31 @@ def test_the_record_completes_with_the_first_answers_row_and_a_retry_meanwhile_w
     _assert_filed_once(_rows(database_url, key))
 
 
+def test_a_warm_filing_makes_three_database_statements(
+    make_entry, fresh_reference, conversation_id, monkeypatch
+):
+    """Take the key, write the intent, write the answer's row with the record's completion:
+    the completion shares the answer row's round trip instead of an UPDATE of its own."""
+    entry = make_entry("claim_create")
+    assert _claim(entry.handler, conversation_id, _key()).status == 201  # warm: keys, pool
+    statements: list[str] = []
+    execute = psycopg.Connection.execute
+
+    def counted(conn: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        statements.append(" ".join(str(query).split())[:60])
+        return execute(conn, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", counted)
+    assert _claim(entry.handler, conversation_id, _key()).status == 201
+    monkeypatch.undo()
+
+    assert [s.split(" (")[0] for s in statements] == [
+        "INSERT INTO idempotency_records AS r",
+        "INSERT INTO agent_interactions",
+        "WITH completed_record AS",
+    ], statements
+
+
 def test_a_filing_whose_answer_row_fails_leaves_its_key_in_progress(
     make_entry, fresh_reference, database_url, conversation_id
 ):

@@ -59,7 +59,8 @@ class PostgresEvidence:
         if row is None:
             return None
         if row[0] is None:
-            # The idempotency record completes before the first filing's ok row is written;
-            # a replay in between would otherwise name a row of its own.
+            # A completed record whose filing has no answer row yet (a record completed apart
+            # from its row: before the two were one statement, or by ``once`` without
+            # ``completed_by``): a replay would otherwise name a row of its own.
             raise in_progress("still being recorded")
         return cast(UUID, row[0])
