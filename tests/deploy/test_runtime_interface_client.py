@@ -462,7 +462,9 @@ def test_powertools_service_level_and_metrics_namespace(
         "NamespaceUnderTest"
     }
     # The 5xx is counted for the ServerErrors alarm (template.yaml), with its dimensions.
-    (server_error,) = [blob for blob in emf if "ServerErrors" in blob]
+    # ... and it is the only EMF line: no metric of ours per invocation (Lambda's own count it).
+    (server_error,) = emf
+    assert "ServerErrors" in server_error
     assert server_error["function_name"] == "PolicyLookupFunction"
     assert server_error["service"] == "svc-under-test"
     assert [line for line in quiet if "level" in line] == []

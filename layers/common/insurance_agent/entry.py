@@ -25,7 +25,7 @@ from insurance_agent.doors import (
 )
 from insurance_agent.doors.base import Door, envelope_text
 from insurance_agent.errors import UnsupportedEventSource
-from insurance_agent.observability import logger, metrics
+from insurance_agent.observability import logger
 from insurance_agent.operations import record_refusal
 from insurance_agent.redaction import mask_event
 from insurance_agent.runtime import ContainerRuntime
@@ -158,13 +158,19 @@ def _log_event_switch() -> bool:
 
 
 def _instrumented(handle: LambdaHandler) -> LambdaHandler:
-    """``handle`` with Powertools context in the logs and metrics flushed."""
+    """``handle`` with Powertools' Lambda context in the log lines.
+
+    No metric is written per invocation: Lambda publishes ``Invocations``, ``Errors``,
+    ``Duration`` and ``Throttles`` for every function itself (``AWS/Lambda``, the template's
+    alarms read them). A custom ``Invocations`` of our own cost each invocation an EMF log line
+    (ingested and billed) and ~90 us of CPU (Powertools' metric set serialised and flushed, a
+    twentieth of a warm lookup's, measured with bench/experiments). Our own metrics are the
+    ones Lambda cannot know, each written when it happens (``observability.count_server_error``).
+    """
     log_event = _log_event_switch()
 
-    @metrics.log_metrics
     @logger.inject_lambda_context(clear_state=True, log_event=False)
     def handler(event: Any, context: Any) -> Any:
-        metrics.add_metric(name="Invocations", unit="Count", value=1)
         if log_event:
             logger.info({"event": mask_event(event)})
         return handle(event, context)

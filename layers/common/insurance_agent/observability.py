@@ -1,4 +1,4 @@
-"""Powertools Logger and Metrics, one of each per container.
+"""Powertools' Logger, one per container, and the metrics Lambda does not publish itself.
 
 The Tracer (and the X-Ray SDK it imports, ~0.3 s of cold start) is created only when tracing
 is enabled, i.e. when ``POWERTOOLS_TRACE_DISABLED`` is not true.
@@ -12,7 +12,7 @@ import traceback
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -47,28 +47,28 @@ logger = Logger(
     logger_formatter=RedactingFormatter(),
 )
 logger.addFilter(RedactingFilter())
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "InsuranceAgentApi"))
+METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "InsuranceAgentApi")
 
 
 def count_server_error(status: int, function_name: str) -> None:
     """One ``ServerErrors`` datapoint per error answered with a status >= 500, whichever door
     answered it. Lambda's own ``Errors`` cannot tell these apart: HTTP and MCP answers return
-    normally, and the direct door raises business refusals too. Written at once (not with the
-    invocation's batch) because it carries a per-function dimension the batch does not."""
+    normally, and the direct door raises business refusals too. Written at once, as its own EMF
+    line with a ``function_name`` dimension."""
     if status < 500 or _metrics_disabled():
         return
     with single_metric(
         name="ServerErrors",
         unit=MetricUnit.Count,
         value=1,
-        namespace=metrics.namespace,
+        namespace=METRICS_NAMESPACE,
         default_dimensions={"service": logger.service},
     ) as metric:
         metric.add_dimension(name="function_name", value=function_name)
 
 
 def _metrics_disabled() -> bool:
-    # Metrics(...) honours POWERTOOLS_METRICS_DISABLED; single_metric does not.
+    # Powertools' Metrics honours POWERTOOLS_METRICS_DISABLED; single_metric does not.
     return os.environ.get("POWERTOOLS_METRICS_DISABLED", "false").lower() in ("1", "true")
 
 
